@@ -1,0 +1,299 @@
+//! Usage metrics: the buffered usage-event recorder, the Prometheus metrics
+//! registry (`GET /metrics`), and the activity aggregations and feeds.
+//!
+//! # API summary (what the plugin dispatcher calls)
+//! - `state.usage.record(UsageEvent { .. })` once per token-authenticated or anonymous
+//!   plugin request, after the response is known (including 401/403/429 answers produced by
+//!   the host for that route). Never blocks and never touches the database: the event goes
+//!   to a bounded in-memory buffer (dropped and counted when full) that a background task
+//!   writes in batches; it is flushed on shutdown. It also feeds the request/latency
+//!   histograms of `/metrics`, so the dispatcher does not call [`Metrics::observe`] itself.
+//! - `state.usage.metrics.plugin_outcome(plugin, PluginOutcome::Timeout)` per invocation outcome,
+//!   and `state.usage.metrics.set_pool(plugin, in_use, capacity)` when instance-pool use changes.
+//!
+//! Host routes (everything outside `/v1/…`) are counted by the [`metrics::track_host_routes`]
+//! middleware. No raw IP is stored: `ip_hash` is an HMAC of the IP under a key derived from
+//! the host secret. Retention (`usage_retention_days`, default 30) is swept in the background.
+
+pub mod activity;
+pub mod metrics;
+pub mod routes;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+pub use metrics::{Metrics, PluginOutcome};
+pub use routes::routes;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::Db;
+use crate::runtime_config::RuntimeConfig;
+
+/// One plugin request, as the dispatcher reports it.
+#[derive(Debug, Clone)]
+pub struct UsageEvent {
+    pub tenant_id: Option<String>,
+    pub user_id: Option<String>,
+    pub token_id: Option<String>,
+    pub plugin: String,
+    pub method: String,
+    /// The route template, e.g. `/v1/rotations/items/{name}`.
+    pub route: String,
+    pub status: u16,
+    pub latency: Duration,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub client_ip: IpAddr,
+}
+
+/// A buffered row.
+#[derive(Debug, Clone)]
+struct Row {
+    id: String,
+    created_at: i64,
+    ev: UsageEvent,
+}
+
+/// Buffer capacity (events); beyond it new events are dropped and counted.
+pub const BUFFER_CAPACITY: usize = 10_000;
+/// A flush starts early once this many events are buffered.
+const FLUSH_THRESHOLD: usize = 500;
+/// Rows per INSERT statement (13 binds each; stays under SQLite's 999-parameter limit).
+const ROWS_PER_INSERT: usize = 50;
+
+/// Recorder counters.
+#[derive(Debug, Default)]
+pub struct RecorderStats {
+    pub recorded: AtomicU64,
+    pub dropped: AtomicU64,
+    pub written: AtomicU64,
+    pub write_errors: AtomicU64,
+}
+
+/// The usage service (`state.usage`).
+pub struct Usage {
+    db: Db,
+    clock: Clock,
+    ip_key: [u8; 32],
+    buffer: Mutex<Vec<Row>>,
+    depth: AtomicUsize,
+    capacity: usize,
+    notify: Notify,
+    flush_lock: tokio::sync::Mutex<()>,
+    stopped: AtomicBool,
+    runtime: Arc<RuntimeConfig>,
+    pub stats: RecorderStats,
+    pub metrics: Metrics,
+}
+
+impl std::fmt::Debug for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Usage").field("depth", &self.depth()).finish_non_exhaustive()
+    }
+}
+
+impl Usage {
+    pub fn new(config: &Config, db: &Db, clock: &Clock, runtime: &Arc<RuntimeConfig>) -> Self {
+        Self::with_capacity(config, db, clock, runtime, BUFFER_CAPACITY)
+    }
+
+    /// A recorder with a custom buffer capacity (tests).
+    pub fn with_capacity(
+        config: &Config,
+        db: &Db,
+        clock: &Clock,
+        runtime: &Arc<RuntimeConfig>,
+        capacity: usize,
+    ) -> Self {
+        Self {
+            db: db.clone(),
+            clock: clock.clone(),
+            ip_key: crate::pagination::hmac_sha256(config.secret_bytes(), &[b"kiwi-usage-ip-v1"]),
+            buffer: Mutex::new(Vec::with_capacity(FLUSH_THRESHOLD)),
+            depth: AtomicUsize::new(0),
+            capacity,
+            notify: Notify::new(),
+            flush_lock: tokio::sync::Mutex::new(()),
+            stopped: AtomicBool::new(false),
+            runtime: runtime.clone(),
+            stats: RecorderStats::default(),
+            metrics: Metrics::default(),
+        }
+    }
+
+    /// The keyed hash stored instead of an IP (32 hex chars).
+    pub fn hash_ip(&self, ip: IpAddr) -> String {
+        hex::encode(&crate::pagination::hmac_sha256(&self.ip_key, &[ip.to_string().as_bytes()])[..16])
+    }
+
+    /// Records one request (hot path: metrics atomics plus one short lock; no I/O).
+    pub fn record(&self, ev: UsageEvent) {
+        self.metrics.observe(&ev.plugin, &ev.method, &ev.route, ev.status, ev.latency);
+        if !self.runtime.flag("usage_recording_enabled") {
+            return;
+        }
+        self.push(ev);
+    }
+
+    /// Buffers an event without touching metrics or flags.
+    pub fn push(&self, ev: UsageEvent) {
+        // The IP is hashed by the flusher, off the request path.
+        let row = Row { id: crate::runtime_config::new_id("use"), created_at: self.clock.now_ms(), ev };
+        let len = {
+            let mut buf = self.buffer.lock();
+            if buf.len() >= self.capacity {
+                drop(buf);
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            buf.push(row);
+            buf.len()
+        };
+        self.depth.store(len, Ordering::Relaxed);
+        self.stats.recorded.fetch_add(1, Ordering::Relaxed);
+        if len >= FLUSH_THRESHOLD {
+            self.notify.notify_one();
+        }
+    }
+
+    /// Events waiting to be written.
+    pub fn depth(&self) -> usize {
+        self.depth.load(Ordering::Relaxed)
+    }
+
+    /// Buffer capacity.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Writes everything buffered now (returns the number written).
+    pub async fn flush(&self) -> usize {
+        let _guard = self.flush_lock.lock().await;
+        let rows = {
+            let mut buf = self.buffer.lock();
+            std::mem::take(&mut *buf)
+        };
+        self.depth.store(0, Ordering::Relaxed);
+        let mut written = 0;
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let hashes: Vec<String> = chunk.iter().map(|r| self.hash_ip(r.ev.client_ip)).collect();
+            match insert(&self.db, chunk, &hashes).await {
+                Ok(()) => written += chunk.len(),
+                Err(e) => {
+                    self.stats.write_errors.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    tracing::warn!(error = %e, rows = chunk.len(), "writing usage events failed; dropped");
+                }
+            }
+        }
+        self.stats.written.fetch_add(written as u64, Ordering::Relaxed);
+        written
+    }
+
+    /// Deletes events older than the retention; returns how many.
+    pub async fn sweep(&self) -> anyhow::Result<u64> {
+        let days = self.runtime.int("usage_retention_days").max(1);
+        let cutoff = self.clock.now_ms() - days * 86_400_000;
+        let r =
+            sqlx::query("DELETE FROM usage_events WHERE created_at < $1").bind(cutoff).execute(&self.db.pool).await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Starts the flusher (every second, or early at the threshold) and the retention sweeper.
+    pub fn spawn_background(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let Some(this) = weak.upgrade() else { break };
+                if this.stopped.load(Ordering::Relaxed) {
+                    break;
+                }
+                tokio::select! {
+                    _ = this.notify.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                if this.stopped.load(Ordering::Relaxed) {
+                    break;
+                }
+                this.flush().await;
+            }
+        });
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut last = std::time::Instant::now();
+            let mut first = true;
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                let Some(this) = weak.upgrade() else { break };
+                if this.stopped.load(Ordering::Relaxed) {
+                    break;
+                }
+                let period = Duration::from_secs(this.runtime.int("usage_sweep_interval_seconds").max(10) as u64);
+                if first || last.elapsed() >= period {
+                    first = false;
+                    last = std::time::Instant::now();
+                    match this.sweep().await {
+                        Ok(n) if n > 0 => tracing::info!(deleted = n, "usage retention sweep"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %format!("{e:#}"), "usage retention sweep failed"),
+                    }
+                }
+            }
+        });
+    }
+
+    /// Stops background work and writes what is buffered.
+    pub async fn shutdown(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+        self.notify.notify_one();
+        let n = self.flush().await;
+        if n > 0 {
+            tracing::info!(events = n, "usage events flushed on shutdown");
+        }
+    }
+}
+
+async fn insert(db: &Db, rows: &[Row], ip_hashes: &[String]) -> Result<(), sqlx::Error> {
+    const COLS: usize = 13;
+    let mut sql = String::from(
+        "INSERT INTO usage_events (id, created_at, tenant_id, user_id, token_id, plugin, method, route, status, latency_us, bytes_in, bytes_out, ip_hash) VALUES ",
+    );
+    for i in 0..rows.len() {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..COLS {
+            if c > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("${}", i * COLS + c + 1));
+        }
+        sql.push(')');
+    }
+    let mut q = sqlx::query(&sql);
+    for (r, ip_hash) in rows.iter().zip(ip_hashes) {
+        let lat = i64::try_from(r.ev.latency.as_micros()).unwrap_or(i64::MAX);
+        q = q
+            .bind(r.id.clone())
+            .bind(r.created_at)
+            .bind(r.ev.tenant_id.clone())
+            .bind(r.ev.user_id.clone())
+            .bind(r.ev.token_id.clone())
+            .bind(r.ev.plugin.clone())
+            .bind(r.ev.method.clone())
+            .bind(r.ev.route.clone())
+            .bind(i32::from(r.ev.status))
+            .bind(lat)
+            .bind(i64::try_from(r.ev.bytes_in).unwrap_or(i64::MAX))
+            .bind(i64::try_from(r.ev.bytes_out).unwrap_or(i64::MAX))
+            .bind(ip_hash.clone());
+    }
+    q.execute(&db.pool).await?;
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! Cross-cutting behaviour: envelope, request ids, health, OpenAPI, headers.
+
+use serde_json::Value;
+
+use crate::helpers::{assert_error, spawn_app};
+
+#[tokio::test]
+async fn health_and_ready() {
+    let app = spawn_app().await;
+    let res = app.get("/health").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert!(res.headers().contains_key("content-security-policy"));
+    let res = app.get("/ready").await;
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn unknown_route_is_enveloped_404() {
+    let app = spawn_app().await;
+    assert_error(app.get("/v1/nope/x").await, 404, "not_found").await;
+    assert_error(app.get("/auth/nothing-here").await, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn method_not_allowed_is_enveloped() {
+    let app = spawn_app().await;
+    let res = app.req(reqwest::Method::DELETE, "/health").send().await.unwrap();
+    assert_error(res, 405, "method_not_allowed").await;
+}
+
+#[tokio::test]
+async fn request_id_kept_when_well_formed_and_replaced_otherwise() {
+    let app = spawn_app().await;
+    let res =
+        app.req(reqwest::Method::GET, "/health").header("x-request-id", "req_00112233445566ff").send().await.unwrap();
+    assert_eq!(res.headers()["x-request-id"], "req_00112233445566ff");
+    let res = app.req(reqwest::Method::GET, "/health").header("x-request-id", "req_NOT-VALID").send().await.unwrap();
+    let rid = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(rid.starts_with("req_") && rid != "req_NOT-VALID");
+}
+
+#[tokio::test]
+async fn openapi_lists_host_routes_and_error_codes() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/health"]["get"].is_object());
+    let codes: Vec<&str> =
+        doc["x-error-codes"].as_array().unwrap().iter().map(|c| c["code"].as_str().unwrap()).collect();
+    for c in ["bad_request", "validation_error", "rate_limited", "plugin_timeout", "internal"] {
+        assert!(codes.contains(&c), "{c}");
+    }
+    let res = app.get("/docs").await;
+    assert_eq!(res.status(), 200);
+}

@@ -1,0 +1,607 @@
+//! `loadgen`: the loopback load benchmark behind `cargo xtask bench`.
+//!
+//! Starts a baseline server (one axum route returning a small JSON, in this
+//! process on its own runtime) and the release `kiwi` binary (temp data dir,
+//! SQLite, the given plugins.toml, a superuser from `KIWI_ADMIN_EMAIL` /
+//! `KIWI_ADMIN_PASSWORD`), logs in, raises the default tenant's plan limit
+//! (master-only `PATCH /tenants/default`) so the per-token limit never answers
+//! 429 during a run, creates one API token per token scenario, then drives each
+//! scenario with N keep-alive HTTP/1.1 connections (one request in flight per
+//! connection, raw requests over `TcpStream`) for a warm-up and a measured
+//! period. The baseline runs first and last; ratios are against their mean.
+//!
+//! Prints req/s, p50/p99 latency and the ratio to the baseline per scenario and
+//! writes them as JSON (`--out`). Exits non-zero if a scenario saw a non-2xx
+//! answer or a transport error (the figures would be meaningless).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const USAGE: &str = "usage: loadgen --kiwi PATH --plugins PATH [--out PATH] [--duration SECS] [--warmup SECS] [--connections N] [--only NAME,...] [--set KEY=JSON]...";
+/// Targets from the issue: requests/s relative to the bare route at the same concurrency.
+const PLUGIN_TARGET: f64 = 0.50;
+const HOST_NATIVE_TARGET: f64 = 0.85;
+const ADMIN_EMAIL: &str = "bench@example.com";
+const ADMIN_PASSWORD: &str = "bench password 12345";
+
+#[derive(Debug)]
+struct Args {
+    kiwi: PathBuf,
+    plugins: PathBuf,
+    out: Option<PathBuf>,
+    duration: Duration,
+    warmup: Duration,
+    connections: usize,
+    /// Run only these scenarios (profiling); the baseline always runs.
+    only: Vec<String>,
+    /// Runtime-config overrides (`PUT /admin/config/{key}`) applied before the scenarios.
+    set: Vec<(String, Value)>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut kiwi = None;
+    let mut plugins = None;
+    let mut out = None;
+    let (mut duration, mut warmup, mut connections) = (5.0_f64, 1.0_f64, 32_usize);
+    let mut only = Vec::new();
+    let mut set = Vec::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{a} needs a value\n{USAGE}"));
+        match a.as_str() {
+            "--kiwi" => kiwi = Some(PathBuf::from(value()?)),
+            "--plugins" => plugins = Some(PathBuf::from(value()?)),
+            "--out" => out = Some(PathBuf::from(value()?)),
+            "--duration" => duration = value()?.parse().map_err(|e| format!("--duration: {e}"))?,
+            "--warmup" => warmup = value()?.parse().map_err(|e| format!("--warmup: {e}"))?,
+            "--only" => only = value()?.split(',').map(str::to_owned).collect(),
+            "--set" => {
+                let kv = value()?;
+                let (k, v) = kv.split_once('=').ok_or(format!("--set {kv:?}: expected KEY=JSON"))?;
+                let v: Value = serde_json::from_str(v).map_err(|e| format!("--set {kv:?}: {e}"))?;
+                set.push((k.to_owned(), v));
+            }
+            "--connections" => connections = value()?.parse().map_err(|e| format!("--connections: {e}"))?,
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unexpected argument {other:?}\n{USAGE}")),
+        }
+    }
+    if !(duration > 0.0 && warmup >= 0.0 && connections > 0) {
+        return Err("--duration and --connections must be positive".into());
+    }
+    Ok(Args {
+        kiwi: kiwi.ok_or(USAGE)?,
+        plugins: plugins.ok_or(USAGE)?,
+        out,
+        duration: Duration::from_secs_f64(duration),
+        warmup: Duration::from_secs_f64(warmup),
+        connections,
+        only,
+        set,
+    })
+}
+
+fn main() -> std::process::ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match run(&args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loadgen: error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// One measured scenario.
+#[derive(Debug, Clone)]
+struct Scenario {
+    name: &'static str,
+    what: &'static str,
+    addr: SocketAddr,
+    path: &'static str,
+    token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Measured {
+    requests: u64,
+    errors: u64,
+    rps: f64,
+    p50_us: f64,
+    p99_us: f64,
+    first_error: Option<String>,
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let client_rt =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("client runtime: {e}"))?;
+    let bare_addr = start_baseline()?;
+    let mut kiwi = Kiwi::start(&args.kiwi, &args.plugins)?;
+    let result = client_rt.block_on(async {
+        let kiwi_addr = kiwi.addr;
+        kiwi.wait_ready().await?;
+        let tokens = setup(kiwi_addr, &args.set).await?;
+        let mut scenarios = vec![
+            Scenario { name: "bare", what: "bare axum route (baseline)", addr: bare_addr, path: "/bare", token: None },
+            Scenario {
+                name: "health",
+                what: "kiwi GET /health (host middleware only)",
+                addr: kiwi_addr,
+                path: "/health",
+                token: None,
+            },
+            Scenario {
+                name: "whoami",
+                what: "kiwi GET /v1/whoami (token auth, scope, rate limit, metrics)",
+                addr: kiwi_addr,
+                path: "/v1/whoami",
+                token: Some(tokens[0].clone()),
+            },
+            Scenario {
+                name: "hello",
+                what: "kiwi GET /v1/hello/greet/bench (full plugin path)",
+                addr: kiwi_addr,
+                path: "/v1/hello/greet/bench",
+                token: Some(tokens[1].clone()),
+            },
+            Scenario {
+                name: "rotations",
+                what: "kiwi GET /v1/rotations/server-time (plugin)",
+                addr: kiwi_addr,
+                path: "/v1/rotations/server-time",
+                token: Some(tokens[2].clone()),
+            },
+        ];
+        scenarios.push(Scenario {
+            name: "bare-again",
+            what: "bare axum route (baseline, repeated last)",
+            ..scenarios[0].clone()
+        });
+        let mut results = Vec::new();
+        let wanted =
+            |s: &Scenario| args.only.is_empty() || s.name.starts_with("bare") || args.only.iter().any(|o| o == s.name);
+        for s in scenarios.iter().filter(|s| wanted(s)) {
+            let sample = probe(s).await?;
+            eprintln!("{:<11} {} → {sample}", s.name, s.path);
+            let m = measure(s, args.connections, args.warmup, args.duration).await;
+            eprintln!(
+                "{:<11} {:>9.0} req/s  p50 {:>7.0} µs  p99 {:>7.0} µs  errors {}",
+                s.name, m.rps, m.p50_us, m.p99_us, m.errors
+            );
+            results.push((s.clone(), m));
+        }
+        Ok::<_, String>(results)
+    });
+    kiwi.stop();
+    let results = result?;
+    report(args, &results)
+}
+
+/// The baseline: one route returning a small JSON, on its own runtime and thread.
+fn start_baseline() -> Result<SocketAddr, String> {
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("baseline bind: {e}"))?;
+    std_listener.set_nonblocking(true).map_err(|e| format!("baseline listener: {e}"))?;
+    let addr = std_listener.local_addr().map_err(|e| e.to_string())?;
+    std::thread::Builder::new()
+        .name("baseline".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("baseline runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(std_listener).expect("baseline listener");
+                let app = axum::Router::new()
+                    .route("/bare", axum::routing::get(|| async { axum::Json(json!({"status": "ok"})) }));
+                axum::serve(listener, app).await.expect("baseline server");
+            });
+        })
+        .map_err(|e| format!("baseline thread: {e}"))?;
+    Ok(addr)
+}
+
+/// The kiwi child process (killed, by its pid, when the run ends).
+struct Kiwi {
+    child: Child,
+    addr: SocketAddr,
+    data_dir: PathBuf,
+}
+
+impl Kiwi {
+    fn start(binary: &Path, plugins: &Path) -> Result<Kiwi, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("free port: {e}"))?
+            .port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let data_dir = std::env::temp_dir().join(format!("kiwi-bench-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+        let log = std::fs::File::create(data_dir.join("kiwi.log")).map_err(|e| format!("kiwi.log: {e}"))?;
+        let log2 = log.try_clone().map_err(|e| e.to_string())?;
+        let plugins = std::fs::canonicalize(plugins).map_err(|e| format!("{}: {e}", plugins.display()))?;
+        let child = Command::new(binary)
+            .arg("serve")
+            .env("KIWI_BIND", addr.to_string())
+            .env("KIWI_DATA_DIR", &data_dir)
+            .env("KIWI_PLUGINS_FILE", &plugins)
+            .env("KIWI_SECRET_KEY", "bench-secret-key-0123456789abcdef-0123456789")
+            .env("KIWI_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("KIWI_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("KIWI_LOG_FORMAT", "json")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", binary.display()))?;
+        eprintln!("kiwi: pid {} on {addr}, data in {} (log: kiwi.log)", child.id(), data_dir.display());
+        Ok(Kiwi { child, addr, data_dir })
+    }
+
+    async fn wait_ready(&mut self) -> Result<(), String> {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(120) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("kiwi exited ({status}); see {}", self.data_dir.join("kiwi.log").display()));
+            }
+            if let Ok((200, _)) = http(self.addr, "GET", "/health", None, None).await {
+                eprintln!("kiwi: ready after {:.1?}", started.elapsed());
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Err("kiwi did not answer /health within 120 s".into())
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// Logs in the superuser, lifts the default tenant's per-token limit to the maximum
+/// (1 000 000/min; every token below belongs to that tenant) and creates three API tokens
+/// (one per token scenario, so each has its own bucket).
+async fn setup(addr: SocketAddr, set: &[(String, Value)]) -> Result<Vec<String>, String> {
+    let (status, body) =
+        http(addr, "POST", "/auth/login", None, Some(json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})))
+            .await?;
+    if status != 200 {
+        return Err(format!("login: {status} {body}"));
+    }
+    let jwt = body["access_token"].as_str().ok_or("login: no access_token")?.to_owned();
+    let (status, body) =
+        http(addr, "PATCH", "/tenants/default", Some(&jwt), Some(json!({"rate_limit_per_min": 1_000_000}))).await?;
+    if status != 200 {
+        return Err(format!("PATCH /tenants/default: {status} {body}"));
+    }
+    for (key, value) in set {
+        let (status, body) =
+            http(addr, "PUT", &format!("/admin/config/{key}"), Some(&jwt), Some(json!({"value": value}))).await?;
+        if status != 200 {
+            return Err(format!("PUT /admin/config/{key}: {status} {body}"));
+        }
+        eprintln!("runtime config: {key} = {value}");
+    }
+    let mut tokens = Vec::new();
+    for name in ["bench-whoami", "bench-hello", "bench-rotations"] {
+        let (status, body) =
+            http(addr, "POST", "/tokens", Some(&jwt), Some(json!({"name": name, "scopes": ["*"]}))).await?;
+        if status != 201 {
+            return Err(format!("POST /tokens: {status} {body}"));
+        }
+        tokens.push(body["token"].as_str().ok_or("POST /tokens: no token")?.to_owned());
+    }
+    Ok(tokens)
+}
+
+/// One request on a fresh connection: (status, JSON body or the text as a string).
+async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> Result<(u16, Value), String> {
+    let mut conn = Conn::connect(addr).await?;
+    let body = body.map(|b| b.to_string());
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(t) = bearer {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    if let Some(b) = &body {
+        req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", b.len()));
+    }
+    req.push_str("\r\n");
+    if let Some(b) = &body {
+        req.push_str(b);
+    }
+    let (status, bytes) = conn.roundtrip(req.as_bytes()).await?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+}
+
+fn request_bytes(s: &Scenario) -> Vec<u8> {
+    let mut req = format!("GET {} HTTP/1.1\r\nHost: {}\r\n", s.path, s.addr);
+    if let Some(t) = &s.token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.into_bytes()
+}
+
+/// One request before the load, to show what the scenario answers and fail early on errors.
+async fn probe(s: &Scenario) -> Result<String, String> {
+    let mut conn = Conn::connect(s.addr).await?;
+    let (status, body) = conn.roundtrip(&request_bytes(s)).await?;
+    let text = String::from_utf8_lossy(&body);
+    if !(200..300).contains(&status) {
+        return Err(format!("{} {}: status {status}: {text}", s.name, s.path));
+    }
+    let shown: String = text.chars().take(160).collect();
+    Ok(format!("{status} {shown}"))
+}
+
+/// Drives `connections` keep-alive connections for `warmup + duration`; counts and times the
+/// requests that start after the warm-up and end before the deadline.
+async fn measure(s: &Scenario, connections: usize, warmup: Duration, duration: Duration) -> Measured {
+    let req: Arc<[u8]> = request_bytes(s).into();
+    let start = Instant::now();
+    let measure_from = start + warmup;
+    let end = measure_from + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let req = req.clone();
+        let addr = s.addr;
+        tasks.push(tokio::spawn(async move {
+            let mut lat: Vec<u32> = Vec::with_capacity(1 << 16);
+            let (mut errors, mut first_error) = (0_u64, None::<String>);
+            let mut conn = None;
+            loop {
+                let t0 = Instant::now();
+                if t0 >= end {
+                    break;
+                }
+                if conn.is_none() {
+                    match Conn::connect(addr).await {
+                        Ok(c) => conn = Some(c),
+                        Err(e) => {
+                            errors += 1;
+                            first_error.get_or_insert(e);
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        }
+                    }
+                }
+                let Some(c) = conn.as_mut() else { continue };
+                let outcome = c.roundtrip(&req).await;
+                let t1 = Instant::now();
+                let counted = t0 >= measure_from && t1 <= end;
+                match outcome {
+                    Ok((status, _)) if (200..300).contains(&status) => {
+                        if counted {
+                            lat.push(u32::try_from((t1 - t0).as_micros()).unwrap_or(u32::MAX));
+                        }
+                    }
+                    Ok((status, body)) => {
+                        if counted {
+                            errors += 1;
+                        }
+                        first_error
+                            .get_or_insert_with(|| format!("status {status}: {}", String::from_utf8_lossy(&body)));
+                    }
+                    Err(e) => {
+                        if counted {
+                            errors += 1;
+                        }
+                        first_error.get_or_insert(e);
+                        conn = None;
+                    }
+                }
+            }
+            (lat, errors, first_error)
+        }));
+    }
+    let mut all: Vec<u32> = Vec::new();
+    let mut m = Measured::default();
+    for t in tasks {
+        match t.await {
+            Ok((lat, errors, first_error)) => {
+                all.extend(lat);
+                m.errors += errors;
+                if m.first_error.is_none() {
+                    m.first_error = first_error;
+                }
+            }
+            Err(e) => {
+                m.errors += 1;
+                m.first_error.get_or_insert(format!("client task: {e}"));
+            }
+        }
+    }
+    all.sort_unstable();
+    m.requests = all.len() as u64;
+    m.rps = m.requests as f64 / duration.as_secs_f64();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).map_or(0.0, |&v| f64::from(v))
+    };
+    m.p50_us = pct(0.50);
+    m.p99_us = pct(0.99);
+    m
+}
+
+/// A keep-alive HTTP/1.1 client connection.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    async fn connect(addr: SocketAddr) -> Result<Conn, String> {
+        let stream = TcpStream::connect(addr).await.map_err(|e| format!("connect {addr}: {e}"))?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        Ok(Conn { stream, buf: Vec::with_capacity(8192) })
+    }
+
+    /// Writes one request and reads its whole response: (status, body).
+    async fn roundtrip(&mut self, req: &[u8]) -> Result<(u16, Vec<u8>), String> {
+        self.stream.write_all(req).await.map_err(|e| format!("write: {e}"))?;
+        let head_end = loop {
+            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
+                break i + 4;
+            }
+            self.fill().await?;
+        };
+        let head = std::str::from_utf8(&self.buf[..head_end]).map_err(|_| "non-UTF-8 response head".to_owned())?;
+        let status: u16 =
+            head.get(9..12).and_then(|s| s.parse().ok()).ok_or_else(|| format!("bad status line: {head:?}"))?;
+        let mut length = None;
+        let mut chunked = false;
+        for line in head.split("\r\n").skip(1) {
+            if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse::<usize>().ok();
+                } else if k.eq_ignore_ascii_case("transfer-encoding") && v.to_ascii_lowercase().contains("chunked") {
+                    chunked = true;
+                }
+            }
+        }
+        self.buf.drain(..head_end);
+        let body = if chunked {
+            self.read_chunked().await?
+        } else {
+            let n = length.ok_or("response without Content-Length or chunked encoding")?;
+            while self.buf.len() < n {
+                self.fill().await?;
+            }
+            self.buf.drain(..n).collect()
+        };
+        Ok((status, body))
+    }
+
+    async fn read_chunked(&mut self) -> Result<Vec<u8>, String> {
+        let mut body = Vec::new();
+        loop {
+            let line_end = loop {
+                if let Some(i) = find(&self.buf, b"\r\n") {
+                    break i;
+                }
+                self.fill().await?;
+            };
+            let size_text = String::from_utf8_lossy(&self.buf[..line_end]).into_owned();
+            let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+                .map_err(|_| format!("bad chunk size {size_text:?}"))?;
+            self.buf.drain(..line_end + 2);
+            while self.buf.len() < size + 2 {
+                self.fill().await?;
+            }
+            body.extend(self.buf.drain(..size));
+            self.buf.drain(..2);
+            if size == 0 {
+                return Ok(body);
+            }
+        }
+    }
+
+    async fn fill(&mut self) -> Result<(), String> {
+        let mut chunk = [0_u8; 8192];
+        let n = self.stream.read(&mut chunk).await.map_err(|e| format!("read: {e}"))?;
+        if n == 0 {
+            return Err("connection closed by the server".into());
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn report(args: &Args, results: &[(Scenario, Measured)]) -> Result<(), String> {
+    let get = |name: &str| results.iter().find(|(s, _)| s.name == name).map(|(_, m)| m.rps).unwrap_or(0.0);
+    let baseline = (get("bare") + get("bare-again")) / 2.0;
+    let ratio = |rps: f64| if baseline > 0.0 { rps / baseline } else { 0.0 };
+    println!(
+        "\nloopback, {} connections, {:.0?} measured after {:.0?} warm-up, {} CPUs; ratios vs the mean of the two baseline runs ({baseline:.0} req/s)",
+        args.connections,
+        args.duration,
+        args.warmup,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "{:<11} {:>10} {:>10} {:>10} {:>8} {:>7}  what",
+        "scenario", "req/s", "p50 µs", "p99 µs", "ratio", "errors"
+    );
+    let mut rows = Vec::new();
+    for (s, m) in results {
+        println!(
+            "{:<11} {:>10.0} {:>10.0} {:>10.0} {:>7.1}% {:>7}  {}",
+            s.name,
+            m.rps,
+            m.p50_us,
+            m.p99_us,
+            ratio(m.rps) * 100.0,
+            m.errors,
+            s.what
+        );
+        rows.push(json!({
+            "name": s.name, "what": s.what, "path": s.path, "requests": m.requests, "errors": m.errors,
+            "first_error": m.first_error, "rps": m.rps.round(), "p50_us": m.p50_us, "p99_us": m.p99_us,
+            "ratio_vs_bare": (ratio(m.rps) * 1000.0).round() / 1000.0,
+        }));
+    }
+    let host_native = ratio(get("whoami"));
+    let plugin = ratio(get("hello"));
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    println!(
+        "\ntargets: host-native (whoami) ≥ {:.0}% of bare: {:.1}% — {}",
+        HOST_NATIVE_TARGET * 100.0,
+        host_native * 100.0,
+        verdict(host_native >= HOST_NATIVE_TARGET)
+    );
+    println!(
+        "         plugin route (hello)  ≥ {:.0}% of bare: {:.1}% — {}",
+        PLUGIN_TARGET * 100.0,
+        plugin * 100.0,
+        verdict(plugin >= PLUGIN_TARGET)
+    );
+    let doc = json!({
+        "connections": args.connections,
+        "duration_secs": args.duration.as_secs_f64(),
+        "warmup_secs": args.warmup.as_secs_f64(),
+        "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "baseline_rps": baseline.round(),
+        "runtime_config": args.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<serde_json::Map<String, Value>>(),
+        "scenarios": rows,
+        "targets": {
+            "host_native_min_ratio": HOST_NATIVE_TARGET, "host_native_ratio": host_native, "host_native_met": host_native >= HOST_NATIVE_TARGET,
+            "plugin_min_ratio": PLUGIN_TARGET, "plugin_ratio": plugin, "plugin_met": plugin >= PLUGIN_TARGET,
+        },
+    });
+    if let Some(out) = &args.out {
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+        std::fs::write(out, text + "\n").map_err(|e| format!("{}: {e}", out.display()))?;
+        println!("wrote {}", out.display());
+    }
+    let errors: Vec<String> = results
+        .iter()
+        .filter(|(_, m)| m.errors > 0)
+        .map(|(s, m)| format!("{}: {} errors, first: {}", s.name, m.errors, m.first_error.as_deref().unwrap_or("?")))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("scenarios with errors (figures invalid):\n  {}", errors.join("\n  ")))
+    }
+}
