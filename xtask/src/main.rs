@@ -408,9 +408,14 @@ fn test(args: &[String]) -> Result {
     // Workspace-wide cargo commands, minus the native-tier crates (see `native_crates`).
     // Every test step selects packages the same way (narrowed only by `--test`), so they
     // share one feature resolution and nothing is rebuilt between steps.
+    // `cargo test` stops at the first failing test binary unless told otherwise; CI wants
+    // every failure in one run.
     let workspace = |sub: &str| {
         let mut c = cargo();
         c.args([sub, "--workspace"]);
+        if sub == "test" {
+            c.arg("--no-fail-fast");
+        }
         for n in &native {
             c.args(["--exclude", n]);
         }
@@ -419,6 +424,9 @@ fn test(args: &[String]) -> Result {
     let native_only = |sub: &str| {
         let mut c = cargo();
         c.arg(sub);
+        if sub == "test" {
+            c.arg("--no-fail-fast");
+        }
         for n in &native {
             c.args(["-p", n]);
         }

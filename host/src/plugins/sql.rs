@@ -129,7 +129,7 @@ impl SqliteNs {
     fn query_sync(&self, stmt: &str, params: &[Value]) -> Result<Rows, SqlError> {
         Self::check(stmt)?;
         self.run(|conn| {
-            let mut st = conn.prepare(stmt).map_err(sqlite_err)?;
+            let mut st = prepare_one(conn, stmt)?;
             bind_sqlite(&mut st, params)?;
             let columns: Vec<String> = st.column_names().iter().map(|c| (*c).to_owned()).collect();
             let n = columns.len();
@@ -170,7 +170,7 @@ impl SqliteNs {
     fn execute_sync(&self, stmt: &str, params: &[Value]) -> Result<u64, SqlError> {
         Self::check(stmt)?;
         self.run(|conn| {
-            let mut st = conn.prepare(stmt).map_err(sqlite_err)?;
+            let mut st = prepare_one(conn, stmt)?;
             bind_sqlite(&mut st, params)?;
             st.raw_execute().map(|n| n as u64).map_err(sqlite_err)
         })
@@ -188,7 +188,7 @@ impl SqliteNs {
             let mut total = 0u64;
             let mut result = Ok(());
             for (s, p) in stmts {
-                let r = conn.prepare(s).map_err(sqlite_err).and_then(|mut st| {
+                let r = prepare_one(conn, s).and_then(|mut st| {
                     bind_sqlite(&mut st, p)?;
                     st.raw_execute().map_err(sqlite_err)
                 });
@@ -218,6 +218,18 @@ impl SqliteNs {
         }
         self.host_mode.store(false, Ordering::Relaxed);
         r
+    }
+}
+
+/// Prepares exactly one statement: a second statement after the first (`…; DROP TABLE t`)
+/// is refused rather than silently ignored. The trailing text is only prepared (which runs
+/// the authorizer), never executed.
+fn prepare_one<'c>(conn: &'c rusqlite::Connection, sql: &str) -> Result<rusqlite::Statement<'c>, SqlError> {
+    let mut batch = rusqlite::Batch::new(conn, sql);
+    let first = batch.next().map_err(sqlite_err)?.ok_or_else(|| SqlError::Query("empty statement".into()))?;
+    match batch.next() {
+        Ok(None) => Ok(first),
+        Ok(Some(_)) | Err(_) => Err(SqlError::Denied("one statement per call".into())),
     }
 }
 

@@ -155,7 +155,9 @@ impl WasmEngine {
             .map_err(|e| anyhow::anyhow!("not a valid WebAssembly component: {e}"))?;
         match component.serialize() {
             Ok(bytes) => {
-                let tmp = cached.with_extension(format!("tmp{}", std::process::id()));
+                // Unique per writer: two loads of one component (threads or processes sharing
+                // the cache) must never write into the same file, which a reader may map.
+                let tmp = cached.with_extension(format!("tmp{}-{:x}", std::process::id(), rand::random::<u64>()));
                 if std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, cached)).is_err() {
                     tracing::warn!(path = %cached.display(), "could not cache the compiled component");
                 }

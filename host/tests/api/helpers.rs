@@ -109,6 +109,21 @@ pub fn temp_dir() -> PathBuf {
     dir
 }
 
+/// Points the data dir's compiled-component cache at one directory shared by every test
+/// app (as a deployment's data dir keeps it across restarts): each fixture component is
+/// compiled by Cranelift once per suite run, not once per test. Entries are keyed by the
+/// engine fingerprint and the component's hash, so sharing cannot mix artifacts up.
+fn share_compiled_cache(data_dir: &std::path::Path) {
+    let link = data_dir.join("cache").join("wasm");
+    if link.exists() {
+        return;
+    }
+    let shared = crate::plugin_fixtures::fixture_target().join("compiled-cache");
+    std::fs::create_dir_all(&shared).expect("shared compiled cache");
+    std::fs::create_dir_all(data_dir.join("cache")).expect("cache dir");
+    std::os::unix::fs::symlink(&shared, &link).expect("compiled cache link");
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(AppOptions::default()).await
 }
@@ -123,6 +138,7 @@ pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
         }
         (None, false) => (None, format!("sqlite://{}?mode=rwc", data_dir.join("kiwi.db").display())),
     };
+    share_compiled_cache(&data_dir);
     let plugins_file = data_dir.join("plugins.toml");
     std::fs::write(&plugins_file, opts.plugins_toml.clone().unwrap_or_default()).expect("plugins.toml");
     let mut env: BTreeMap<String, String> = BTreeMap::new();

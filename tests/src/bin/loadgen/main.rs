@@ -1,21 +1,34 @@
-//! `loadgen`: the loopback load benchmark behind `cargo xtask bench`.
+//! `loadgen`: the loopback benchmarks behind `cargo xtask bench`.
 //!
 //! Starts a baseline server (one axum route returning a small JSON, in this
 //! process on its own runtime) and the release `kiwi` binary (temp data dir,
-//! SQLite, the given plugins.toml, a superuser from `KIWI_ADMIN_EMAIL` /
-//! `KIWI_ADMIN_PASSWORD`), logs in, raises the default tenant's plan limit
-//! (master-only `PATCH /tenants/default`) so the per-token limit never answers
-//! 429 during a run, creates one API token per token scenario, then drives each
-//! scenario with N keep-alive HTTP/1.1 connections (one request in flight per
-//! connection, raw requests over `TcpStream`) for a warm-up and a measured
-//! period. The baseline runs first and last; ratios are against their mean.
+//! SQLite unless `--database-url` names another database, the given
+//! plugins.toml, a superuser from `KIWI_ADMIN_EMAIL` / `KIWI_ADMIN_PASSWORD`),
+//! logs in, raises the default tenant's plan limit (master-only
+//! `PATCH /tenants/default`) so the per-token limit never answers 429 during a
+//! run, and runs one suite (`--suite`):
 //!
-//! Prints req/s, p50/p99 latency and the ratio to the baseline per scenario and
-//! writes them as JSON (`--out`). Exits non-zero if a scenario saw a non-2xx
-//! answer or a transport error (the figures would be meaningless).
+//! - `load` (default): creates one API token per token scenario, then drives
+//!   each scenario with N keep-alive HTTP/1.1 connections (one request in
+//!   flight per connection, raw requests over `TcpStream`) for a warm-up and a
+//!   measured period. The baseline runs first and last; ratios are against
+//!   their mean. Scenarios: bare, health, whoami, hello, rotations
+//!   (server-time), gems (`POST builds/calculate`), bare-again.
+//! - `market`: ingest and read latencies of the market plugin at 1 000 000
+//!   stored listings ([`market`]).
+//! - `mods`: read and build of a large mod through the mods plugin ([`heavy`]).
+//! - `ocr`: OCR latency per reference screenshot and throughput at the plugin's
+//!   concurrency limit ([`heavy`]; needs `--ocr-assets`).
+//!
+//! Prints a table per suite and writes the figures as JSON (`--out`). Exits
+//! non-zero if a request saw a non-2xx answer or a transport error (the figures
+//! would be meaningless).
+
+mod heavy;
+mod market;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,34 +37,60 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const USAGE: &str = "usage: loadgen --kiwi PATH --plugins PATH [--out PATH] [--duration SECS] [--warmup SECS] [--connections N] [--only NAME,...] [--set KEY=JSON]...";
+const USAGE: &str = "usage: loadgen --kiwi PATH --plugins PATH [--suite load|market|mods|ocr] [--out PATH] \
+[--duration SECS] [--warmup SECS] [--connections N] [--only NAME,...] [--set KEY=JSON]... \
+[--database-url URL] [--ocr-assets DIR] [--runs N] [--listings N]";
 /// Targets from the issue: requests/s relative to the bare route at the same concurrency.
 const PLUGIN_TARGET: f64 = 0.50;
 const HOST_NATIVE_TARGET: f64 = 0.85;
+/// Load connections of the `load` suite.
+const LOAD_CONNECTIONS: usize = 32;
 const ADMIN_EMAIL: &str = "bench@example.com";
 const ADMIN_PASSWORD: &str = "bench password 12345";
 
+/// Which benchmark to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Suite {
+    Load,
+    Market,
+    Mods,
+    Ocr,
+}
+
 #[derive(Debug)]
 struct Args {
+    suite: Suite,
     kiwi: PathBuf,
     plugins: PathBuf,
     out: Option<PathBuf>,
     duration: Duration,
     warmup: Duration,
-    connections: usize,
+    /// Load connections (default: 32 for `load`, the OCR plugin's concurrency limit for `ocr`).
+    connections: Option<usize>,
     /// Run only these scenarios (profiling); the baseline always runs.
     only: Vec<String>,
     /// Runtime-config overrides (`PUT /admin/config/{key}`) applied before the scenarios.
     set: Vec<(String, Value)>,
+    /// `KIWI_DATABASE_URL` for the server (default: SQLite in its temp data dir).
+    database_url: Option<String>,
+    /// A data dir holding `ocr/` (as `cargo xtask ocr-setup --data-dir DIR` leaves it).
+    ocr_assets: Option<PathBuf>,
+    /// Sequential samples per measured request in the latency suites.
+    runs: usize,
+    /// Stored listings the market suite ingests (in dumps of 100 000).
+    listings: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut kiwi = None;
     let mut plugins = None;
     let mut out = None;
-    let (mut duration, mut warmup, mut connections) = (5.0_f64, 1.0_f64, 32_usize);
+    let (mut duration, mut warmup, mut connections) = (5.0_f64, 1.0_f64, None::<usize>);
     let mut only = Vec::new();
     let mut set = Vec::new();
+    let mut suite = Suite::Load;
+    let (mut database_url, mut ocr_assets) = (None, None);
+    let (mut runs, mut listings) = (21_usize, 1_000_000_usize);
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{a} needs a value\n{USAGE}"));
@@ -68,15 +107,32 @@ fn parse_args() -> Result<Args, String> {
                 let v: Value = serde_json::from_str(v).map_err(|e| format!("--set {kv:?}: {e}"))?;
                 set.push((k.to_owned(), v));
             }
-            "--connections" => connections = value()?.parse().map_err(|e| format!("--connections: {e}"))?,
+            "--connections" => connections = Some(value()?.parse().map_err(|e| format!("--connections: {e}"))?),
+            "--suite" => {
+                suite = match value()?.as_str() {
+                    "load" => Suite::Load,
+                    "market" => Suite::Market,
+                    "mods" => Suite::Mods,
+                    "ocr" => Suite::Ocr,
+                    other => return Err(format!("--suite {other:?}: expected load, market, mods or ocr")),
+                }
+            }
+            "--database-url" => database_url = Some(value()?),
+            "--ocr-assets" => ocr_assets = Some(PathBuf::from(value()?)),
+            "--runs" => runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
+            "--listings" => listings = value()?.parse().map_err(|e| format!("--listings: {e}"))?,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unexpected argument {other:?}\n{USAGE}")),
         }
     }
-    if !(duration > 0.0 && warmup >= 0.0 && connections > 0) {
-        return Err("--duration and --connections must be positive".into());
+    if !(duration > 0.0 && warmup >= 0.0 && connections != Some(0) && runs > 0) {
+        return Err("--duration, --connections and --runs must be positive".into());
+    }
+    if suite == Suite::Ocr && ocr_assets.is_none() {
+        return Err(format!("--suite ocr needs --ocr-assets DIR (a data dir with ocr/)\n{USAGE}"));
     }
     Ok(Args {
+        suite,
         kiwi: kiwi.ok_or(USAGE)?,
         plugins: plugins.ok_or(USAGE)?,
         out,
@@ -85,6 +141,10 @@ fn parse_args() -> Result<Args, String> {
         connections,
         only,
         set,
+        database_url,
+        ocr_assets,
+        runs,
+        listings,
     })
 }
 
@@ -111,8 +171,26 @@ struct Scenario {
     name: &'static str,
     what: &'static str,
     addr: SocketAddr,
+    method: &'static str,
     path: &'static str,
     token: Option<String>,
+    /// Request body and its content type.
+    body: Option<(&'static str, Arc<[u8]>)>,
+}
+
+impl Scenario {
+    fn get(name: &'static str, what: &'static str, addr: SocketAddr, path: &'static str, token: Option<String>) -> Self {
+        Scenario { name, what, addr, method: "GET", path, token, body: None }
+    }
+
+    fn post(self, content_type: &'static str, body: impl Into<Arc<[u8]>>) -> Self {
+        Scenario { method: "POST", body: Some((content_type, body.into())), ..self }
+    }
+
+    fn request(&self) -> Vec<u8> {
+        let body = self.body.as_ref().map(|(ct, b)| (*ct, &b[..]));
+        raw_request(self.addr, self.method, self.path, self.token.as_deref(), body, true)
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -125,69 +203,109 @@ struct Measured {
     first_error: Option<String>,
 }
 
+/// What a suite measured: its JSON document (written with `--out`) and the failures that
+/// invalidate it.
+struct Report {
+    doc: Value,
+    errors: Vec<String>,
+}
+
 fn run(args: &Args) -> Result<(), String> {
     let client_rt =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("client runtime: {e}"))?;
-    let bare_addr = start_baseline()?;
-    let mut kiwi = Kiwi::start(&args.kiwi, &args.plugins)?;
+    let mut kiwi = Kiwi::start(args)?;
     let result = client_rt.block_on(async {
         let kiwi_addr = kiwi.addr;
         kiwi.wait_ready().await?;
-        let tokens = setup(kiwi_addr, &args.set).await?;
-        let mut scenarios = vec![
-            Scenario { name: "bare", what: "bare axum route (baseline)", addr: bare_addr, path: "/bare", token: None },
-            Scenario {
-                name: "health",
-                what: "kiwi GET /health (host middleware only)",
-                addr: kiwi_addr,
-                path: "/health",
-                token: None,
-            },
-            Scenario {
-                name: "whoami",
-                what: "kiwi GET /v1/whoami (token auth, scope, rate limit, metrics)",
-                addr: kiwi_addr,
-                path: "/v1/whoami",
-                token: Some(tokens[0].clone()),
-            },
-            Scenario {
-                name: "hello",
-                what: "kiwi GET /v1/hello/greet/bench (full plugin path)",
-                addr: kiwi_addr,
-                path: "/v1/hello/greet/bench",
-                token: Some(tokens[1].clone()),
-            },
-            Scenario {
-                name: "rotations",
-                what: "kiwi GET /v1/rotations/server-time (plugin)",
-                addr: kiwi_addr,
-                path: "/v1/rotations/server-time",
-                token: Some(tokens[2].clone()),
-            },
-        ];
-        scenarios.push(Scenario {
-            name: "bare-again",
-            what: "bare axum route (baseline, repeated last)",
-            ..scenarios[0].clone()
-        });
-        let mut results = Vec::new();
-        let wanted =
-            |s: &Scenario| args.only.is_empty() || s.name.starts_with("bare") || args.only.iter().any(|o| o == s.name);
-        for s in scenarios.iter().filter(|s| wanted(s)) {
-            let sample = probe(s).await?;
-            eprintln!("{:<11} {} → {sample}", s.name, s.path);
-            let m = measure(s, args.connections, args.warmup, args.duration).await;
-            eprintln!(
-                "{:<11} {:>9.0} req/s  p50 {:>7.0} µs  p99 {:>7.0} µs  errors {}",
-                s.name, m.rps, m.p50_us, m.p99_us, m.errors
-            );
-            results.push((s.clone(), m));
+        let jwt = setup(kiwi_addr, &args.set).await?;
+        match args.suite {
+            Suite::Load => load_suite(args, kiwi_addr, &jwt).await,
+            Suite::Market => market::run(args, kiwi_addr, &jwt).await,
+            Suite::Mods => heavy::mods(args, kiwi_addr, &jwt).await,
+            Suite::Ocr => heavy::ocr(args, kiwi_addr, &jwt).await,
         }
-        Ok::<_, String>(results)
     });
     kiwi.stop();
-    let results = result?;
-    report(args, &results)
+    let report = result?;
+    if let Some(out) = &args.out {
+        let mut doc = report.doc;
+        doc["cpus"] = json!(cpus());
+        doc["load_average"] = json!(load_average());
+        doc["runtime_config"] =
+            Value::Object(args.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<serde_json::Map<_, _>>());
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+        std::fs::write(out, text + "\n").map_err(|e| format!("{}: {e}", out.display()))?;
+        println!("wrote {}", out.display());
+    }
+    if report.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("requests with errors (figures invalid):\n  {}", report.errors.join("\n  ")))
+    }
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(0, |n| n.get())
+}
+
+/// The 1-minute load average (Linux), to record how busy the machine was.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+}
+
+/// A `builds/calculate` body from the reference vectors (`calculators.jsonl`).
+const GEMS_BUILD_BODY: &str = r#"{"build_type": "Light", "character": "Knight", "subclass": "Lunar Lancer", "food": "fishing_phys_3_base", "subclass_active": true}"#;
+
+/// The `load` suite: throughput and latency at N connections, ratios against the baseline.
+async fn load_suite(args: &Args, kiwi_addr: SocketAddr, jwt: &str) -> Result<Report, String> {
+    let bare_addr = start_baseline()?;
+    let connections = args.connections.unwrap_or(LOAD_CONNECTIONS);
+    let mut tokens = Vec::new();
+    for name in ["bench-whoami", "bench-hello", "bench-rotations", "bench-gems"] {
+        tokens.push(create_token(kiwi_addr, jwt, name).await?);
+    }
+    let token = |i: usize| tokens.get(i).cloned();
+    let mut scenarios = vec![
+        Scenario::get("bare", "bare axum route (baseline)", bare_addr, "/bare", None),
+        Scenario::get("health", "kiwi GET /health (host middleware only)", kiwi_addr, "/health", None),
+        Scenario::get(
+            "whoami",
+            "kiwi GET /v1/whoami (token auth, scope, rate limit, metrics)",
+            kiwi_addr,
+            "/v1/whoami",
+            token(0),
+        ),
+        Scenario::get("hello", "kiwi GET /v1/hello/greet/bench (full plugin path)", kiwi_addr, "/v1/hello/greet/bench", token(1)),
+        Scenario::get(
+            "rotations",
+            "kiwi GET /v1/rotations/server-time (plugin)",
+            kiwi_addr,
+            "/v1/rotations/server-time",
+            token(2),
+        ),
+        Scenario::get("gems", "kiwi POST /v1/gems/builds/calculate (plugin, JSON body)", kiwi_addr, "/v1/gems/builds/calculate", token(3))
+            .post("application/json", GEMS_BUILD_BODY.as_bytes()),
+    ];
+    scenarios.push(Scenario { name: "bare-again", what: "bare axum route (baseline, repeated last)", ..scenarios[0].clone() });
+    let mut results = Vec::new();
+    let wanted =
+        |s: &Scenario| args.only.is_empty() || s.name.starts_with("bare") || args.only.iter().any(|o| o == s.name);
+    for s in scenarios.iter().filter(|s| wanted(s)) {
+        let sample = probe(s).await?;
+        eprintln!("{:<11} {} {} → {sample}", s.name, s.method, s.path);
+        let m = measure(s, connections, args.warmup, args.duration).await;
+        eprintln!(
+            "{:<11} {:>9.0} req/s  p50 {:>7.0} µs  p99 {:>7.0} µs  errors {}  (load {:.2})",
+            s.name,
+            m.rps,
+            m.p50_us,
+            m.p99_us,
+            m.errors,
+            load_average().unwrap_or(0.0)
+        );
+        results.push((s.clone(), m));
+    }
+    Ok(report(args, connections, &results))
 }
 
 /// The baseline: one route returning a small JSON, on its own runtime and thread.
@@ -218,7 +336,7 @@ struct Kiwi {
 }
 
 impl Kiwi {
-    fn start(binary: &Path, plugins: &Path) -> Result<Kiwi, String> {
+    fn start(args: &Args) -> Result<Kiwi, String> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("free port: {e}"))?
@@ -226,11 +344,16 @@ impl Kiwi {
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let data_dir = std::env::temp_dir().join(format!("kiwi-bench-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+        if let Some(assets) = &args.ocr_assets {
+            // The OCR plugin finds its runtime and models under `$KIWI_DATA_DIR/ocr`.
+            let ocr = std::fs::canonicalize(assets.join("ocr")).map_err(|e| format!("{}/ocr: {e}", assets.display()))?;
+            std::os::unix::fs::symlink(&ocr, data_dir.join("ocr")).map_err(|e| format!("linking {}: {e}", ocr.display()))?;
+        }
         let log = std::fs::File::create(data_dir.join("kiwi.log")).map_err(|e| format!("kiwi.log: {e}"))?;
         let log2 = log.try_clone().map_err(|e| e.to_string())?;
-        let plugins = std::fs::canonicalize(plugins).map_err(|e| format!("{}: {e}", plugins.display()))?;
-        let child = Command::new(binary)
-            .arg("serve")
+        let plugins = std::fs::canonicalize(&args.plugins).map_err(|e| format!("{}: {e}", args.plugins.display()))?;
+        let mut cmd = Command::new(&args.kiwi);
+        cmd.arg("serve")
             .env("KIWI_BIND", addr.to_string())
             .env("KIWI_DATA_DIR", &data_dir)
             .env("KIWI_PLUGINS_FILE", &plugins)
@@ -238,11 +361,15 @@ impl Kiwi {
             .env("KIWI_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("KIWI_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("KIWI_LOG_FORMAT", "json")
+            .env_remove("KIWI_DATABASE_URL")
+            .env_remove("KIWI_REDIS_URL")
             .stdin(Stdio::null())
             .stdout(log)
-            .stderr(log2)
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", binary.display()))?;
+            .stderr(log2);
+        if let Some(url) = &args.database_url {
+            cmd.env("KIWI_DATABASE_URL", url);
+        }
+        let child = cmd.spawn().map_err(|e| format!("starting {}: {e}", args.kiwi.display()))?;
         eprintln!("kiwi: pid {} on {addr}, data in {} (log: kiwi.log)", child.id(), data_dir.display());
         Ok(Kiwi { child, addr, data_dir })
     }
@@ -270,9 +397,10 @@ impl Kiwi {
 }
 
 /// Logs in the superuser, lifts the default tenant's per-token limit to the maximum
-/// (1 000 000/min; every token below belongs to that tenant) and creates three API tokens
-/// (one per token scenario, so each has its own bucket).
-async fn setup(addr: SocketAddr, set: &[(String, Value)]) -> Result<Vec<String>, String> {
+/// (1 000 000/min; every token created here belongs to that tenant), raises the per-user
+/// token-creation limit (one token per scenario, so each has its own bucket), applies the
+/// `--set` overrides and returns the superuser's access token.
+async fn setup(addr: SocketAddr, set: &[(String, Value)]) -> Result<String, String> {
     let (status, body) =
         http(addr, "POST", "/auth/login", None, Some(json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})))
             .await?;
@@ -285,7 +413,8 @@ async fn setup(addr: SocketAddr, set: &[(String, Value)]) -> Result<Vec<String>,
     if status != 200 {
         return Err(format!("PATCH /tenants/default: {status} {body}"));
     }
-    for (key, value) in set {
+    let defaults = [("token_create_rate_limit_max".to_owned(), json!(100))];
+    for (key, value) in defaults.iter().chain(set) {
         let (status, body) =
             http(addr, "PUT", &format!("/admin/config/{key}"), Some(&jwt), Some(json!({"value": value}))).await?;
         if status != 200 {
@@ -293,16 +422,16 @@ async fn setup(addr: SocketAddr, set: &[(String, Value)]) -> Result<Vec<String>,
         }
         eprintln!("runtime config: {key} = {value}");
     }
-    let mut tokens = Vec::new();
-    for name in ["bench-whoami", "bench-hello", "bench-rotations"] {
-        let (status, body) =
-            http(addr, "POST", "/tokens", Some(&jwt), Some(json!({"name": name, "scopes": ["*"]}))).await?;
-        if status != 201 {
-            return Err(format!("POST /tokens: {status} {body}"));
-        }
-        tokens.push(body["token"].as_str().ok_or("POST /tokens: no token")?.to_owned());
+    Ok(jwt)
+}
+
+/// Creates an API token with every scope.
+async fn create_token(addr: SocketAddr, jwt: &str, name: &str) -> Result<String, String> {
+    let (status, body) = http(addr, "POST", "/tokens", Some(jwt), Some(json!({"name": name, "scopes": ["*"]}))).await?;
+    if status != 201 {
+        return Err(format!("POST /tokens: {status} {body}"));
     }
-    Ok(tokens)
+    Ok(body["token"].as_str().ok_or("POST /tokens: no token")?.to_owned())
 }
 
 /// One request on a fresh connection: (status, JSON body or the text as a string).
@@ -315,35 +444,43 @@ async fn http(
 ) -> Result<(u16, Value), String> {
     let mut conn = Conn::connect(addr).await?;
     let body = body.map(|b| b.to_string());
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(t) = bearer {
-        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
-    }
-    if let Some(b) = &body {
-        req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", b.len()));
-    }
-    req.push_str("\r\n");
-    if let Some(b) = &body {
-        req.push_str(b);
-    }
-    let (status, bytes) = conn.roundtrip(req.as_bytes()).await?;
+    let req = raw_request(addr, method, path, bearer, body.as_deref().map(|b| ("application/json", b.as_bytes())), false);
+    let (status, bytes) = conn.roundtrip(&req).await?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
     Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
 }
 
-fn request_bytes(s: &Scenario) -> Vec<u8> {
-    let mut req = format!("GET {} HTTP/1.1\r\nHost: {}\r\n", s.path, s.addr);
-    if let Some(t) = &s.token {
-        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+/// An HTTP/1.1 request: `bearer` as `Authorization`, `body` as (content type, bytes).
+fn raw_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<(&str, &[u8])>,
+    keep_alive: bool,
+) -> Vec<u8> {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    if !keep_alive {
+        head.push_str("Connection: close\r\n");
     }
-    req.push_str("\r\n");
-    req.into_bytes()
+    if let Some(t) = bearer {
+        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    if let Some((ct, b)) = body {
+        head.push_str(&format!("Content-Type: {ct}\r\nContent-Length: {}\r\n", b.len()));
+    }
+    head.push_str("\r\n");
+    let mut req = head.into_bytes();
+    if let Some((_, b)) = body {
+        req.extend_from_slice(b);
+    }
+    req
 }
 
 /// One request before the load, to show what the scenario answers and fail early on errors.
 async fn probe(s: &Scenario) -> Result<String, String> {
     let mut conn = Conn::connect(s.addr).await?;
-    let (status, body) = conn.roundtrip(&request_bytes(s)).await?;
+    let (status, body) = conn.roundtrip(&s.request()).await?;
     let text = String::from_utf8_lossy(&body);
     if !(200..300).contains(&status) {
         return Err(format!("{} {}: status {status}: {text}", s.name, s.path));
@@ -355,7 +492,7 @@ async fn probe(s: &Scenario) -> Result<String, String> {
 /// Drives `connections` keep-alive connections for `warmup + duration`; counts and times the
 /// requests that start after the warm-up and end before the deadline.
 async fn measure(s: &Scenario, connections: usize, warmup: Duration, duration: Duration) -> Measured {
-    let req: Arc<[u8]> = request_bytes(s).into();
+    let req: Arc<[u8]> = s.request().into();
     let start = Instant::now();
     let measure_from = start + warmup;
     let end = measure_from + duration;
@@ -440,6 +577,44 @@ async fn measure(s: &Scenario, connections: usize, warmup: Duration, duration: D
     m
 }
 
+/// Sequential wall times of one request (ms, sorted) and the last answer's body.
+struct Timings {
+    ms: Vec<f64>,
+    last_body: Vec<u8>,
+}
+
+impl Timings {
+    fn p50(&self) -> f64 {
+        self.ms.get(self.ms.len() / 2).copied().unwrap_or(0.0)
+    }
+
+    fn max(&self) -> f64 {
+        self.ms.last().copied().unwrap_or(0.0)
+    }
+}
+
+/// Sends `req` `warmup` times untimed, then `runs` times timed, one at a time on `conn`.
+/// Fails on the first non-2xx answer.
+async fn timed(conn: &mut Conn, req: &[u8], warmup: usize, runs: usize) -> Result<Timings, String> {
+    let mut ms = Vec::with_capacity(runs);
+    let mut last_body = Vec::new();
+    for i in 0..warmup + runs {
+        let started = Instant::now();
+        let (status, body) = conn.roundtrip(req).await?;
+        let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+        if !(200..300).contains(&status) {
+            let text: String = String::from_utf8_lossy(&body).chars().take(300).collect();
+            return Err(format!("status {status}: {text}"));
+        }
+        if i >= warmup {
+            ms.push(elapsed);
+        }
+        last_body = body;
+    }
+    ms.sort_by(f64::total_cmp);
+    Ok(Timings { ms, last_body })
+}
+
 /// A keep-alive HTTP/1.1 client connection.
 struct Conn {
     stream: TcpStream,
@@ -514,7 +689,7 @@ impl Conn {
     }
 
     async fn fill(&mut self) -> Result<(), String> {
-        let mut chunk = [0_u8; 8192];
+        let mut chunk = [0_u8; 64 * 1024];
         let n = self.stream.read(&mut chunk).await.map_err(|e| format!("read: {e}"))?;
         if n == 0 {
             return Err("connection closed by the server".into());
@@ -528,16 +703,16 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-fn report(args: &Args, results: &[(Scenario, Measured)]) -> Result<(), String> {
+fn report(args: &Args, connections: usize, results: &[(Scenario, Measured)]) -> Report {
     let get = |name: &str| results.iter().find(|(s, _)| s.name == name).map(|(_, m)| m.rps).unwrap_or(0.0);
     let baseline = (get("bare") + get("bare-again")) / 2.0;
     let ratio = |rps: f64| if baseline > 0.0 { rps / baseline } else { 0.0 };
     println!(
         "\nloopback, {} connections, {:.0?} measured after {:.0?} warm-up, {} CPUs; ratios vs the mean of the two baseline runs ({baseline:.0} req/s)",
-        args.connections,
+        connections,
         args.duration,
         args.warmup,
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        cpus()
     );
     println!(
         "{:<11} {:>10} {:>10} {:>10} {:>8} {:>7}  what",
@@ -556,7 +731,7 @@ fn report(args: &Args, results: &[(Scenario, Measured)]) -> Result<(), String> {
             s.what
         );
         rows.push(json!({
-            "name": s.name, "what": s.what, "path": s.path, "requests": m.requests, "errors": m.errors,
+            "name": s.name, "what": s.what, "method": s.method, "path": s.path, "requests": m.requests, "errors": m.errors,
             "first_error": m.first_error, "rps": m.rps.round(), "p50_us": m.p50_us, "p99_us": m.p99_us,
             "ratio_vs_bare": (ratio(m.rps) * 1000.0).round() / 1000.0,
         }));
@@ -577,31 +752,21 @@ fn report(args: &Args, results: &[(Scenario, Measured)]) -> Result<(), String> {
         verdict(plugin >= PLUGIN_TARGET)
     );
     let doc = json!({
-        "connections": args.connections,
+        "suite": "load",
+        "connections": connections,
         "duration_secs": args.duration.as_secs_f64(),
         "warmup_secs": args.warmup.as_secs_f64(),
-        "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "baseline_rps": baseline.round(),
-        "runtime_config": args.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<serde_json::Map<String, Value>>(),
         "scenarios": rows,
         "targets": {
             "host_native_min_ratio": HOST_NATIVE_TARGET, "host_native_ratio": host_native, "host_native_met": host_native >= HOST_NATIVE_TARGET,
             "plugin_min_ratio": PLUGIN_TARGET, "plugin_ratio": plugin, "plugin_met": plugin >= PLUGIN_TARGET,
         },
     });
-    if let Some(out) = &args.out {
-        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
-        std::fs::write(out, text + "\n").map_err(|e| format!("{}: {e}", out.display()))?;
-        println!("wrote {}", out.display());
-    }
-    let errors: Vec<String> = results
+    let errors = results
         .iter()
         .filter(|(_, m)| m.errors > 0)
         .map(|(s, m)| format!("{}: {} errors, first: {}", s.name, m.errors, m.first_error.as_deref().unwrap_or("?")))
         .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("scenarios with errors (figures invalid):\n  {}", errors.join("\n  ")))
-    }
+    Report { doc, errors }
 }
