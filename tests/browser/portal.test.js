@@ -11,7 +11,8 @@ import {
 } from './lib.js';
 
 const RUN = Date.now().toString(36);
-const USER = { email: `ann-${RUN}@example.com`, password: 'correct horse battery staple', name: 'Ann Tester' };
+// A long address on purpose: the phone-width check must hold for unbreakable text too.
+const USER = { email: `ann-${RUN}-with-a-rather-long-address@example.com`, password: 'correct horse battery staple', name: 'Ann Tester' };
 const HELLO = '/v1/hello/greet/ann';
 const TENANT = `acme-${RUN}`;
 
@@ -158,7 +159,7 @@ test('the call shows up in the usage charts (me, per token)', async () => {
   const tokenOption = await page.locator('#usage-what option', { hasText: 'portal test' }).getAttribute('value');
   await page.locator('#usage-what').selectOption(tokenOption);
   await page.waitForURL(/token=/);
-  await page.locator('#usage-routes').getByText('/v1/hello/greet').waitFor();
+  await page.locator('#usage-routes [title*="/v1/hello/greet"]').first().waitFor();
   assertClean(user, 'usage');
 });
 
@@ -310,8 +311,13 @@ test('phone-width screenshots of the main pages', async () => {
     await go(page, hash, heading);
     await page.waitForLoadState('networkidle');
     // Nothing wider than the screen (no sideways scrolling).
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 1, `${hash} overflows by ${overflow}px`);
+    const { overflow, culprit } = await page.evaluate(() => {
+      const w = window.innerWidth;
+      const wide = [...document.querySelectorAll('body *')].find((e) => e.getBoundingClientRect().right > w + 1);
+      const name = (e) => e && `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}${e.className ? '.' + String(e.className).split(' ').join('.') : ''}`;
+      return { overflow: document.documentElement.scrollWidth - w, culprit: wide && `${name(wide.parentElement)} > ${name(wide)}` };
+    });
+    assert.ok(overflow <= 1, `${hash} overflows by ${overflow}px (first too-wide element: ${culprit})`);
     await shot(page, name);
   }
   // The collapsed menu opens and closes by keyboard.

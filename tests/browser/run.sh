@@ -28,6 +28,9 @@ export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 export KIWI_ARTIFACTS="$HERE/artifacts"
 
 die() { echo "run.sh: $*" >&2; exit 2; }
+# The script changes directory below: make the inputs absolute first.
+abs() { [[ "$1" = /* ]] && printf '%s' "$1" || printf '%s/%s' "$PWD" "$1"; }
+KIWI_BIN="$(abs "$KIWI_BIN")"; PLUGINS="$(abs "$PLUGINS")"; SITE="$(abs "$SITE")"
 [[ -x "$KIWI_BIN" ]] || die "no kiwi binary at $KIWI_BIN (build it first: cargo build -p kiwi-host)"
 [[ -f "$PLUGINS" ]] || die "no plugins file at $PLUGINS"
 [[ -d "$SITE" ]] || die "no site dir at $SITE"

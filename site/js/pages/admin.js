@@ -92,7 +92,7 @@ async function users(el, ctx) {
   el.append(slot, host, detail);
   let data;
   try {
-    data = await api('GET', '/admin/users?days=30');
+    data = await api('GET', '/admin/users?limit=100');
   } catch (err) {
     host.replaceChildren(missing(err, 'user-list (GET /admin/users)'));
     return;
@@ -102,13 +102,13 @@ async function users(el, ctx) {
   host.replaceChildren(table([
     { label: 'User', cell: (u) => [h('strong', null, u.email), u.display_name ? h('div', { class: 'small muted' }, u.display_name) : null] },
     { label: 'Status', cell: (u) => [
-      u.is_master || u.is_superuser ? h('span', { class: 'badge' }, 'master') : null, ' ',
+      u.is_master ? h('span', { class: 'badge' }, 'master') : null, ' ',
       u.is_active === false ? h('span', { class: 'badge bad' }, 'inactive') : h('span', { class: 'badge ok' }, 'active'), ' ',
       u.is_verified ? null : h('span', { class: 'badge warn' }, 'unverified')] },
     { label: 'Created', cell: (u) => timeEl(u.created_at) },
     { label: 'Last login', cell: (u) => timeEl(u.last_login_at, true) },
-    { label: 'Tokens', num: true, cell: (u) => fmtNum(u.token_count) },
-    { label: 'Requests', num: true, cell: (u) => fmtNum(u.total_requests) },
+    { label: 'Active tokens', num: true, cell: (u) => fmtNum(u.active_token_count) },
+    { label: 'Tokens (all)', num: true, cell: (u) => fmtNum(u.token_count) },
     { label: 'Actions', actions: true, cell: (u) => h('button', { type: 'button', class: 'small', onclick: () => userTokens(detail, u, slot) }, 'Tokens…') },
   ], items, { caption: 'Users' }));
 }
