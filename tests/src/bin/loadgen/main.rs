@@ -39,7 +39,7 @@ use tokio::net::TcpStream;
 
 const USAGE: &str = "usage: loadgen --kiwi PATH --plugins PATH [--suite load|market|mods|ocr] [--out PATH] \
 [--duration SECS] [--warmup SECS] [--connections N] [--only NAME,...] [--set KEY=JSON]... \
-[--database-url URL] [--ocr-assets DIR] [--runs N] [--listings N]";
+[--database-url URL] [--ocr-assets DIR] [--runs N] [--listings N] [--settle SECS]";
 /// Targets from the issue: requests/s relative to the bare route at the same concurrency.
 const PLUGIN_TARGET: f64 = 0.50;
 const HOST_NATIVE_TARGET: f64 = 0.85;
@@ -79,6 +79,9 @@ struct Args {
     runs: usize,
     /// Stored listings the market suite ingests (in dumps of 100 000).
     listings: usize,
+    /// Market suite: pause between the ingests and the reads (e.g. for a manual
+    /// `VACUUM ANALYZE` on a PostgreSQL server without autovacuum).
+    settle: Duration,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -90,7 +93,7 @@ fn parse_args() -> Result<Args, String> {
     let mut set = Vec::new();
     let mut suite = Suite::Load;
     let (mut database_url, mut ocr_assets) = (None, None);
-    let (mut runs, mut listings) = (21_usize, 1_000_000_usize);
+    let (mut runs, mut listings, mut settle) = (21_usize, 1_000_000_usize, 0.0_f64);
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{a} needs a value\n{USAGE}"));
@@ -121,11 +124,12 @@ fn parse_args() -> Result<Args, String> {
             "--ocr-assets" => ocr_assets = Some(PathBuf::from(value()?)),
             "--runs" => runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
             "--listings" => listings = value()?.parse().map_err(|e| format!("--listings: {e}"))?,
+            "--settle" => settle = value()?.parse().map_err(|e| format!("--settle: {e}"))?,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unexpected argument {other:?}\n{USAGE}")),
         }
     }
-    if !(duration > 0.0 && warmup >= 0.0 && connections != Some(0) && runs > 0) {
+    if !(duration > 0.0 && warmup >= 0.0 && settle >= 0.0 && connections != Some(0) && runs > 0) {
         return Err("--duration, --connections and --runs must be positive".into());
     }
     if suite == Suite::Ocr && ocr_assets.is_none() {
@@ -145,6 +149,7 @@ fn parse_args() -> Result<Args, String> {
         ocr_assets,
         runs,
         listings,
+        settle: Duration::from_secs_f64(settle),
     })
 }
 
@@ -179,7 +184,13 @@ struct Scenario {
 }
 
 impl Scenario {
-    fn get(name: &'static str, what: &'static str, addr: SocketAddr, path: &'static str, token: Option<String>) -> Self {
+    fn get(
+        name: &'static str,
+        what: &'static str,
+        addr: SocketAddr,
+        path: &'static str,
+        token: Option<String>,
+    ) -> Self {
         Scenario { name, what, addr, method: "GET", path, token, body: None }
     }
 
@@ -275,7 +286,13 @@ async fn load_suite(args: &Args, kiwi_addr: SocketAddr, jwt: &str) -> Result<Rep
             "/v1/whoami",
             token(0),
         ),
-        Scenario::get("hello", "kiwi GET /v1/hello/greet/bench (full plugin path)", kiwi_addr, "/v1/hello/greet/bench", token(1)),
+        Scenario::get(
+            "hello",
+            "kiwi GET /v1/hello/greet/bench (full plugin path)",
+            kiwi_addr,
+            "/v1/hello/greet/bench",
+            token(1),
+        ),
         Scenario::get(
             "rotations",
             "kiwi GET /v1/rotations/server-time (plugin)",
@@ -283,10 +300,20 @@ async fn load_suite(args: &Args, kiwi_addr: SocketAddr, jwt: &str) -> Result<Rep
             "/v1/rotations/server-time",
             token(2),
         ),
-        Scenario::get("gems", "kiwi POST /v1/gems/builds/calculate (plugin, JSON body)", kiwi_addr, "/v1/gems/builds/calculate", token(3))
-            .post("application/json", GEMS_BUILD_BODY.as_bytes()),
+        Scenario::get(
+            "gems",
+            "kiwi POST /v1/gems/builds/calculate (plugin, JSON body)",
+            kiwi_addr,
+            "/v1/gems/builds/calculate",
+            token(3),
+        )
+        .post("application/json", GEMS_BUILD_BODY.as_bytes()),
     ];
-    scenarios.push(Scenario { name: "bare-again", what: "bare axum route (baseline, repeated last)", ..scenarios[0].clone() });
+    scenarios.push(Scenario {
+        name: "bare-again",
+        what: "bare axum route (baseline, repeated last)",
+        ..scenarios[0].clone()
+    });
     let mut results = Vec::new();
     let wanted =
         |s: &Scenario| args.only.is_empty() || s.name.starts_with("bare") || args.only.iter().any(|o| o == s.name);
@@ -346,8 +373,10 @@ impl Kiwi {
         std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
         if let Some(assets) = &args.ocr_assets {
             // The OCR plugin finds its runtime and models under `$KIWI_DATA_DIR/ocr`.
-            let ocr = std::fs::canonicalize(assets.join("ocr")).map_err(|e| format!("{}/ocr: {e}", assets.display()))?;
-            std::os::unix::fs::symlink(&ocr, data_dir.join("ocr")).map_err(|e| format!("linking {}: {e}", ocr.display()))?;
+            let ocr =
+                std::fs::canonicalize(assets.join("ocr")).map_err(|e| format!("{}/ocr: {e}", assets.display()))?;
+            std::os::unix::fs::symlink(&ocr, data_dir.join("ocr"))
+                .map_err(|e| format!("linking {}: {e}", ocr.display()))?;
         }
         let log = std::fs::File::create(data_dir.join("kiwi.log")).map_err(|e| format!("kiwi.log: {e}"))?;
         let log2 = log.try_clone().map_err(|e| e.to_string())?;
@@ -444,7 +473,8 @@ async fn http(
 ) -> Result<(u16, Value), String> {
     let mut conn = Conn::connect(addr).await?;
     let body = body.map(|b| b.to_string());
-    let req = raw_request(addr, method, path, bearer, body.as_deref().map(|b| ("application/json", b.as_bytes())), false);
+    let req =
+        raw_request(addr, method, path, bearer, body.as_deref().map(|b| ("application/json", b.as_bytes())), false);
     let (status, bytes) = conn.roundtrip(&req).await?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
     Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
@@ -613,6 +643,45 @@ async fn timed(conn: &mut Conn, req: &[u8], warmup: usize, runs: usize) -> Resul
     }
     ms.sort_by(f64::total_cmp);
     Ok(Timings { ms, last_body })
+}
+
+/// The host's own (sum seconds, count) of a plugin route's `kiwi_http_request_duration_seconds`
+/// from `/metrics`: dispatch start to response built (body read, plugin call, response), without
+/// the response transfer. Two readings around a timed run give the host-side mean.
+async fn route_totals(addr: SocketAddr, method: &str, route: &str) -> Result<(f64, u64), String> {
+    let mut conn = Conn::connect(addr).await?;
+    let (status, body) = conn.roundtrip(&raw_request(addr, "GET", "/metrics", None, None, false)).await?;
+    if status != 200 {
+        return Err(format!("GET /metrics: status {status}"));
+    }
+    let text = String::from_utf8_lossy(&body);
+    let labels = format!("method=\"{method}\",route=\"{route}\"}}");
+    let value = |metric: &str| {
+        text.lines()
+            .find(|l| l.starts_with(metric) && l.contains(&labels))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Ok((value("kiwi_http_request_duration_seconds_sum{"), value("kiwi_http_request_duration_seconds_count{") as u64))
+}
+
+/// Times `runs` requests (after `warmup` untimed ones) and reads the host-side mean (ms) of
+/// `route` over exactly those requests from `/metrics`.
+async fn timed_with_host_mean(
+    conn: &mut Conn,
+    addr: SocketAddr,
+    req: &[u8],
+    (method, route): (&str, &str),
+    warmup: usize,
+    runs: usize,
+) -> Result<(Timings, f64), String> {
+    timed(conn, req, warmup, 0).await?;
+    let (sum0, n0) = route_totals(addr, method, route).await?;
+    let t = timed(conn, req, 0, runs).await?;
+    let (sum1, n1) = route_totals(addr, method, route).await?;
+    let mean = if n1 > n0 { (sum1 - sum0) * 1000.0 / (n1 - n0) as f64 } else { f64::NAN };
+    Ok((t, mean))
 }
 
 /// A keep-alive HTTP/1.1 client connection.
