@@ -467,7 +467,15 @@ fn test(args: &[String]) -> Result {
     step("tests: unit, plugin vectors, host API on SQLite", &mut || {
         cmd(workspace("test").args(["--exclude", "kiwi-e2e"]))
     });
-    step("tests: native-tier crates (OCR plugin, native fixture)", &mut || cmd(&mut native_only("test")));
+    step("tests: native-tier crates (OCR plugin with its real models, native fixture)", &mut || {
+        // The OCR tests compare against the original's output with the real ONNX models;
+        // without them they would only skip. `ocr-setup` is idempotent (a no-op once fetched).
+        let data = target_dir().join("ocr-data");
+        if let Err(e) = ocr_setup(&["--data-dir".to_owned(), data.display().to_string()]) {
+            return Outcome::Failed(format!("fetching the OCR assets: {e}"));
+        }
+        cmd(native_only("test").env("KIWI_DATA_DIR", &data))
+    });
     step("host API tests on PostgreSQL", &mut || {
         pg(workspace("test").args(["--exclude", "kiwi-e2e", "--test", "api"]))
     });
