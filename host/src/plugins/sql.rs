@@ -84,7 +84,8 @@ impl SqliteNs {
         }
         let conn = rusqlite::Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
         conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF;",
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY; \
+             PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF;",
         )?;
         conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0);
         conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH, 64 * 1024 * 1024);

@@ -15,6 +15,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use dashmap::DashMap;
 use hmac::{Hmac, Mac};
 use ipnet::IpNet;
 use sha2::Sha256;
@@ -55,6 +56,9 @@ pub struct Tokens {
     pub outbox: crate::bus::Outbox,
     /// Serialises "count today's creations, then insert" on this instance.
     creation: tokio::sync::Mutex<()>,
+    /// Token rows by id for read-mostly views of the presenting token (`/v1/whoami`):
+    /// (loaded at, row). Same staleness bound and invalidation as the verification cache.
+    rows: DashMap<String, (i64, Arc<TokenRow>)>,
 }
 
 /// A token just created or rotated: the secret is in here once.
@@ -118,6 +122,7 @@ impl Tokens {
             auto_flush: AtomicBool::new(true),
             outbox: crate::bus::Outbox::default(),
             creation: tokio::sync::Mutex::new(()),
+            rows: DashMap::new(),
         })
     }
 
@@ -150,30 +155,56 @@ impl Tokens {
     /// rotation, edits) and tells the other instances through the bus.
     pub fn invalidate(&self, token_id: &str) {
         self.cache.invalidate_token(token_id);
+        self.rows.remove(token_id);
         self.outbox.send(crate::bus::BusMessage::TokenInvalidated { token_id: token_id.to_owned() });
     }
 
     /// [`Tokens::invalidate`] on this instance only (applying a bus message).
     pub fn invalidate_local(&self, token_id: &str) {
         self.cache.invalidate_token(token_id);
+        self.rows.remove(token_id);
     }
 
     /// Drops the cached verification of every token of a user (deletion,
     /// deactivation, master change).
     pub fn invalidate_user(&self, user_id: &str) {
         self.cache.invalidate_user(user_id);
+        self.rows.retain(|_, (_, row)| row.user_id != user_id);
         self.outbox.send(crate::bus::BusMessage::UserInvalidated { user_id: user_id.to_owned() });
     }
 
     /// [`Tokens::invalidate_user`] on this instance only (applying a bus message).
     pub fn invalidate_user_local(&self, user_id: &str) {
         self.cache.invalidate_user(user_id);
+        self.rows.retain(|_, (_, row)| row.user_id != user_id);
     }
 
     /// Drops the whole verification cache on this instance (bus resync: messages
     /// may have been missed).
     pub fn clear_local(&self) {
         self.cache.clear();
+        self.rows.clear();
+    }
+
+    /// A token's row, from memory when loaded less than [`cache::ENTRY_TTL_MS`] ago
+    /// (every change to a token invalidates it here and on the other instances).
+    pub async fn row_cached(&self, token_id: &str) -> ApiResult<Option<Arc<TokenRow>>> {
+        let now = self.clock.now_ms();
+        if let Some(e) = self.rows.get(token_id)
+            && now >= e.0
+            && now - e.0 <= cache::ENTRY_TTL_MS
+        {
+            return Ok(Some(e.1.clone()));
+        }
+        let Some(row) = self.store.get(token_id).await? else {
+            return Ok(None);
+        };
+        let row = Arc::new(row);
+        if self.rows.len() >= cache::DEFAULT_CAPACITY {
+            self.rows.clear();
+        }
+        self.rows.insert(token_id.to_owned(), (now, row.clone()));
+        Ok(Some(row))
     }
 
     /// HMAC of the full presented string.

@@ -383,13 +383,13 @@ async fn whoami(
     };
     // The per-token API limit (shared with plugin routes); headers on success.
     let limit_headers = state.limiter.check_api(Some(&p), ip).await?;
+    // Both from memory on the hot path (token rows and tenants are cached and invalidated on change).
     let row = state
         .tokens
-        .store()
-        .get(token_id)
+        .row_cached(token_id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidToken, "invalid API token"))?;
-    let slug = state.tokens.store().tenant_slug(tenant_id).await?;
+    let slug = state.tenants.record_by_id(tenant_id).await?.map(|t| t.slug.clone());
     let names = state.tokens.scopes().names(*scopes);
     let mut res = Json(json!({
         "token_id": row.id,

@@ -273,11 +273,4 @@ impl Store {
             None => Ok(None),
         }
     }
-
-    /// A tenant's slug.
-    pub async fn tenant_slug(&self, tenant_id: &str) -> Result<Option<String>, sqlx::Error> {
-        let row =
-            sqlx::query("SELECT slug FROM tenants WHERE id = $1").bind(tenant_id).fetch_optional(&self.db.pool).await?;
-        row.map(|r| r.try_get("slug")).transpose()
-    }
 }
