@@ -49,7 +49,13 @@ impl Db {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;").await?;
+                        // temp_store=MEMORY keeps statement journals (multi-row INSERTs inside a transaction,
+                        // e.g. the usage flusher) off the disk; a larger page cache keeps hot indexes in memory.
+                        conn.execute(
+                            "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; \
+                             PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;",
+                        )
+                        .await?;
                     }
                     Ok(())
                 })
