@@ -3,6 +3,11 @@
 use clap::{Parser, Subcommand};
 use kiwi_host::{Application, Config};
 
+/// mimalloc instead of glibc malloc: the request path allocates many small, short-lived
+/// objects across worker threads, where glibc's arena locks showed up in profiles.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(name = "kiwi", version, about = "Kiwi: a multi-tenant developer-API platform")]
 struct Cli {
