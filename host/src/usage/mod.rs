@@ -272,7 +272,11 @@ impl Usage {
     }
 }
 
-async fn insert(tx: &mut sqlx::Transaction<'static, sqlx::Any>, rows: &[Row], ip_hashes: &[String]) -> Result<(), sqlx::Error> {
+async fn insert(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    rows: &[Row],
+    ip_hashes: &[String],
+) -> Result<(), sqlx::Error> {
     const COLS: usize = 13;
     let mut sql = String::from(
         "INSERT INTO usage_events (id, created_at, tenant_id, user_id, token_id, plugin, method, route, status, latency_us, bytes_in, bytes_out, ip_hash) VALUES ",
