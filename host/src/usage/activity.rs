@@ -1,5 +1,7 @@
 //! Aggregations over `usage_events`: the activity summary (per day, per route,
-//! per status class, latency percentiles) and the raw event feed.
+//! per status class, latency percentiles) and the raw event feed. Rows are
+//! coalesced by the recorder (`n` identical requests per row), so counts are
+//! `SUM(n)` and latency/bytes columns are sums.
 //!
 //! Percentiles are computed from a latency histogram built in SQL (portable
 //! `CASE` buckets), interpolated linearly inside the bucket: exact to within one
@@ -72,13 +74,10 @@ const HIST_US: [i64; 17] = [
     5_000_000, 10_000_000, 30_000_000,
 ];
 
-fn hist_case() -> String {
-    let mut s = String::from("CASE");
-    for (i, b) in HIST_US.iter().enumerate() {
-        s.push_str(&format!(" WHEN latency_us <= {b} THEN {i}"));
-    }
-    s.push_str(&format!(" ELSE {} END", HIST_US.len()));
-    s
+/// The histogram bucket of one request's latency (µs): the index of the first bound it
+/// does not exceed, `HIST_US.len()` above the last. Stored per row (`lat_bucket`).
+pub fn latency_bucket(latency_us: i64) -> i64 {
+    HIST_US.iter().position(|&b| latency_us <= b).unwrap_or(HIST_US.len()) as i64
 }
 
 /// Percentile `p` (0..1) in ms from bucket counts (last bucket = overflow).
@@ -132,9 +131,10 @@ pub fn date_of_day(day: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-const AGG: &str = "CAST(COUNT(*) AS BIGINT) AS n, \
-    CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT) AS errors, \
-    CAST(SUM(CASE WHEN status = 429 THEN 1 ELSE 0 END) AS BIGINT) AS limited, \
+/// Aggregates over coalesced rows (each stands for `n` requests; latency and bytes are sums).
+const AGG: &str = "CAST(SUM(n) AS BIGINT) AS n, \
+    CAST(SUM(CASE WHEN status >= 400 THEN n ELSE 0 END) AS BIGINT) AS errors, \
+    CAST(SUM(CASE WHEN status = 429 THEN n ELSE 0 END) AS BIGINT) AS limited, \
     CAST(SUM(latency_us) AS BIGINT) AS lat";
 
 /// The activity summary of the events matching `f` in the last `days` days.
@@ -186,7 +186,7 @@ pub async fn summary(db: &Db, f: &Filter, days: u32, now_ms: i64) -> ApiResult<V
     }
 
     let sql = format!(
-        "SELECT CAST(status / 100 AS BIGINT) AS class, CAST(COUNT(*) AS BIGINT) AS n FROM usage_events{w} GROUP BY CAST(status / 100 AS BIGINT)"
+        "SELECT CAST(status / 100 AS BIGINT) AS class, CAST(SUM(n) AS BIGINT) AS n FROM usage_events{w} GROUP BY CAST(status / 100 AS BIGINT)"
     );
     let mut by_status = serde_json::Map::new();
     for c in 1..=5 {
@@ -197,9 +197,8 @@ pub async fn summary(db: &Db, f: &Filter, days: u32, now_ms: i64) -> ApiResult<V
         by_status.insert(format!("{class}xx"), json!(geti(&r, "n")?));
     }
 
-    let hist = hist_case();
     let sql = format!(
-        "SELECT CAST({hist} AS BIGINT) AS b, CAST(COUNT(*) AS BIGINT) AS n FROM usage_events{w} GROUP BY CAST({hist} AS BIGINT)"
+        "SELECT CAST(lat_bucket AS BIGINT) AS b, CAST(SUM(n) AS BIGINT) AS n FROM usage_events{w} GROUP BY lat_bucket"
     );
     let mut counts = vec![0i64; HIST_US.len() + 1];
     for r in bind_all(sqlx::query(&sql), &binds).fetch_all(&db.pool).await? {
@@ -237,6 +236,9 @@ pub struct EventView {
     pub method: String,
     pub route: String,
     pub status: i64,
+    /// Identical requests this row stands for (same second, dimensions, IP hash and
+    /// latency bucket); latency is their mean, bytes their sums.
+    pub count: i64,
     pub latency_ms: f64,
     pub bytes_in: i64,
     pub bytes_out: i64,
@@ -254,7 +256,7 @@ pub async fn events(db: &Db, f: &Filter, after: Option<(i64, String)>, limit: u3
     }
     binds.push(Bind::I(i64::from(limit)));
     let sql = format!(
-        "SELECT id, created_at, tenant_id, user_id, token_id, plugin, method, route, CAST(status AS BIGINT) AS status, latency_us, bytes_in, bytes_out, ip_hash \
+        "SELECT id, created_at, tenant_id, user_id, token_id, plugin, method, route, CAST(status AS BIGINT) AS status, latency_us, bytes_in, bytes_out, ip_hash, CAST(n AS BIGINT) AS n \
          FROM usage_events{w} ORDER BY created_at DESC, id DESC LIMIT ${}",
         binds.len()
     );
@@ -271,7 +273,8 @@ pub async fn events(db: &Db, f: &Filter, after: Option<(i64, String)>, limit: u3
                 method: r.try_get("method")?,
                 route: r.try_get("route")?,
                 status: r.try_get("status")?,
-                latency_ms: round2(r.try_get::<i64, _>("latency_us")? as f64 / 1000.0),
+                count: r.try_get("n")?,
+                latency_ms: avg_ms(r.try_get::<i64, _>("latency_us")?, r.try_get::<i64, _>("n")?),
                 bytes_in: r.try_get("bytes_in")?,
                 bytes_out: r.try_get("bytes_out")?,
                 ip_hash: r.try_get("ip_hash")?,
@@ -300,6 +303,16 @@ mod tests {
         assert!((0.5..=1.0).contains(&p50), "{p50}");
         counts[HIST_US.len()] = 1000; // overflow
         assert_eq!(percentile_ms(&counts, 0.99), 30_000.0);
+    }
+
+    #[test]
+    fn latency_buckets_follow_the_bounds() {
+        assert_eq!(latency_bucket(0), 0);
+        assert_eq!(latency_bucket(100), 0);
+        assert_eq!(latency_bucket(101), 1);
+        assert_eq!(latency_bucket(1_000), 3);
+        assert_eq!(latency_bucket(30_000_000), HIST_US.len() as i64 - 1);
+        assert_eq!(latency_bucket(i64::MAX), HIST_US.len() as i64);
     }
 
     #[test]

@@ -52,19 +52,86 @@ pub struct UsageEvent {
     pub client_ip: IpAddr,
 }
 
-/// A buffered row.
+/// A buffered event with its time.
 #[derive(Debug, Clone)]
 struct Row {
-    id: String,
     created_at: i64,
     ev: UsageEvent,
+}
+
+/// What makes two events the same row: the second, every dimension, the IP hash and
+/// the latency bucket. Coalescing on it loses nothing the views show.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CoalesceKey {
+    second: i64,
+    tenant_id: Option<String>,
+    user_id: Option<String>,
+    token_id: Option<String>,
+    plugin: String,
+    method: String,
+    route: String,
+    status: u16,
+    ip_hash: String,
+    lat_bucket: i64,
+}
+
+/// One stored row: `n` identical requests, with sums.
+#[derive(Debug, Clone)]
+struct Coalesced {
+    key: CoalesceKey,
+    /// The first request's time (ms).
+    created_at: i64,
+    n: i64,
+    latency_us: i64,
+    bytes_in: i64,
+    bytes_out: i64,
+}
+
+/// Folds buffered events into rows (order of first appearance kept).
+fn coalesce(rows: Vec<Row>, hash_ip: impl Fn(IpAddr) -> String) -> Vec<Coalesced> {
+    let mut index: std::collections::HashMap<CoalesceKey, usize> = std::collections::HashMap::new();
+    let mut out: Vec<Coalesced> = Vec::new();
+    let mut hashes: std::collections::HashMap<IpAddr, String> = std::collections::HashMap::new();
+    for Row { created_at, ev } in rows {
+        let latency_us = i64::try_from(ev.latency.as_micros()).unwrap_or(i64::MAX);
+        let ip_hash = hashes.entry(ev.client_ip).or_insert_with(|| hash_ip(ev.client_ip)).clone();
+        let key = CoalesceKey {
+            second: created_at.div_euclid(1000),
+            tenant_id: ev.tenant_id,
+            user_id: ev.user_id,
+            token_id: ev.token_id,
+            plugin: ev.plugin,
+            method: ev.method,
+            route: ev.route,
+            status: ev.status,
+            ip_hash,
+            lat_bucket: activity::latency_bucket(latency_us),
+        };
+        let bytes_in = i64::try_from(ev.bytes_in).unwrap_or(i64::MAX);
+        let bytes_out = i64::try_from(ev.bytes_out).unwrap_or(i64::MAX);
+        match index.get(&key) {
+            Some(&i) => {
+                let c = &mut out[i];
+                c.n += 1;
+                c.created_at = c.created_at.min(created_at);
+                c.latency_us = c.latency_us.saturating_add(latency_us);
+                c.bytes_in = c.bytes_in.saturating_add(bytes_in);
+                c.bytes_out = c.bytes_out.saturating_add(bytes_out);
+            }
+            None => {
+                index.insert(key.clone(), out.len());
+                out.push(Coalesced { key, created_at, n: 1, latency_us, bytes_in, bytes_out });
+            }
+        }
+    }
+    out
 }
 
 /// Buffer capacity (events); beyond it new events are dropped and counted.
 pub const BUFFER_CAPACITY: usize = 10_000;
 /// A flush starts early once this many events are buffered.
 const FLUSH_THRESHOLD: usize = 500;
-/// Rows per INSERT statement (13 binds each). Small on purpose: SQLite resolves each
+/// Rows per INSERT statement (15 binds each). Small on purpose: SQLite resolves each
 /// `$N` by a linear scan of the statement's parameter list, so binding costs grow with
 /// the square of the parameters per statement; 10 rows keep that negligible while the
 /// (cached, prepared) statement still amortises its round trip.
@@ -147,7 +214,7 @@ impl Usage {
     /// Buffers an event without touching metrics or flags.
     pub fn push(&self, ev: UsageEvent) {
         // The IP is hashed by the flusher, off the request path.
-        let row = Row { id: crate::runtime_config::new_id("use"), created_at: self.clock.now_ms(), ev };
+        let row = Row { created_at: self.clock.now_ms(), ev };
         let len = {
             let mut buf = self.buffer.lock();
             if buf.len() >= self.capacity {
@@ -186,25 +253,28 @@ impl Usage {
         if rows.is_empty() {
             return 0;
         }
-        // One transaction per flush: one commit (one WAL sync) for the whole batch.
-        match self.write_all(&rows).await {
+        // Identical requests of the same second become one row with a count, and the
+        // whole flush is one transaction: the write cost follows the variety of the
+        // traffic, not its rate.
+        let events = rows.len();
+        match self.write_all(rows).await {
             Ok(()) => {
-                self.stats.written.fetch_add(rows.len() as u64, Ordering::Relaxed);
-                rows.len()
+                self.stats.written.fetch_add(events as u64, Ordering::Relaxed);
+                events
             }
             Err(e) => {
-                self.stats.write_errors.fetch_add(rows.len() as u64, Ordering::Relaxed);
-                tracing::warn!(error = %e, rows = rows.len(), "writing usage events failed; dropped");
+                self.stats.write_errors.fetch_add(events as u64, Ordering::Relaxed);
+                tracing::warn!(error = %e, events, "writing usage events failed; dropped");
                 0
             }
         }
     }
 
-    async fn write_all(&self, rows: &[Row]) -> Result<(), sqlx::Error> {
+    async fn write_all(&self, rows: Vec<Row>) -> Result<(), sqlx::Error> {
+        let rows = coalesce(rows, |ip| self.hash_ip(ip));
         let mut tx = self.db.pool.begin().await?;
         for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let hashes: Vec<String> = chunk.iter().map(|r| self.hash_ip(r.ev.client_ip)).collect();
-            insert(&mut tx, chunk, &hashes).await?;
+            insert(&mut tx, chunk).await?;
         }
         tx.commit().await
     }
@@ -272,14 +342,11 @@ impl Usage {
     }
 }
 
-async fn insert(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    rows: &[Row],
-    ip_hashes: &[String],
-) -> Result<(), sqlx::Error> {
-    const COLS: usize = 13;
+async fn insert(tx: &mut sqlx::Transaction<'static, sqlx::Any>, rows: &[Coalesced]) -> Result<(), sqlx::Error> {
+    const COLS: usize = 15;
     let mut sql = String::from(
-        "INSERT INTO usage_events (id, created_at, tenant_id, user_id, token_id, plugin, method, route, status, latency_us, bytes_in, bytes_out, ip_hash) VALUES ",
+        "INSERT INTO usage_events (id, created_at, tenant_id, user_id, token_id, plugin, method, route, status, \
+         latency_us, bytes_in, bytes_out, ip_hash, n, lat_bucket) VALUES ",
     );
     for i in 0..rows.len() {
         if i > 0 {
@@ -295,22 +362,24 @@ async fn insert(
         sql.push(')');
     }
     let mut q = sqlx::query(&sql);
-    for (r, ip_hash) in rows.iter().zip(ip_hashes) {
-        let lat = i64::try_from(r.ev.latency.as_micros()).unwrap_or(i64::MAX);
+    for r in rows {
+        let k = &r.key;
         q = q
-            .bind(r.id.clone())
+            .bind(crate::runtime_config::new_id("use"))
             .bind(r.created_at)
-            .bind(r.ev.tenant_id.clone())
-            .bind(r.ev.user_id.clone())
-            .bind(r.ev.token_id.clone())
-            .bind(r.ev.plugin.clone())
-            .bind(r.ev.method.clone())
-            .bind(r.ev.route.clone())
-            .bind(i32::from(r.ev.status))
-            .bind(lat)
-            .bind(i64::try_from(r.ev.bytes_in).unwrap_or(i64::MAX))
-            .bind(i64::try_from(r.ev.bytes_out).unwrap_or(i64::MAX))
-            .bind(ip_hash.clone());
+            .bind(k.tenant_id.clone())
+            .bind(k.user_id.clone())
+            .bind(k.token_id.clone())
+            .bind(k.plugin.clone())
+            .bind(k.method.clone())
+            .bind(k.route.clone())
+            .bind(i32::from(k.status))
+            .bind(r.latency_us)
+            .bind(r.bytes_in)
+            .bind(r.bytes_out)
+            .bind(k.ip_hash.clone())
+            .bind(r.n)
+            .bind(k.lat_bucket as i32);
     }
     q.execute(&mut **tx).await?;
     Ok(())

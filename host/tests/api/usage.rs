@@ -30,7 +30,7 @@ fn event(user: Option<&str>, token: Option<&str>, tenant: &str, plugin: &str, st
 }
 
 async fn count(app: &TestApp) -> i64 {
-    sqlx::query_scalar::<_, i64>("SELECT CAST(COUNT(*) AS BIGINT) FROM usage_events")
+    sqlx::query_scalar::<_, i64>("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM usage_events")
         .fetch_one(&app.state.db.pool)
         .await
         .unwrap()
@@ -65,6 +65,46 @@ async fn recorder_buffers_batches_and_hashes_ips() {
     u.record(event(None, None, "ten_default", "rot", 200, 1));
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(count(&app).await, 121);
+}
+
+/// Identical requests in the same second are one row with a count; a different
+/// second, status or latency bucket is another row. Every view counts requests.
+#[tokio::test]
+async fn identical_requests_coalesce_into_counted_rows() {
+    let app = spawn_app().await;
+    let m = master_session(&app).await;
+    let u = &app.state.usage;
+    let t0 = (kiwi_host::clock::system_ms() / 1000) * 1000;
+    app.clock.pin(Some(t0 + 100));
+    for _ in 0..1000 {
+        u.record(event(Some("usr_c"), Some("tok_c"), "ten_default", "coal", 200, 1));
+    }
+    u.record(event(Some("usr_c"), Some("tok_c"), "ten_default", "coal", 200, 40)); // other latency bucket
+    u.record(event(Some("usr_c"), Some("tok_c"), "ten_default", "coal", 404, 1)); // other status
+    app.clock.pin(Some(t0 + 1100));
+    u.record(event(Some("usr_c"), Some("tok_c"), "ten_default", "coal", 200, 1)); // next second
+    app.clock.pin(None);
+    assert_eq!(u.flush().await, 1003, "flush reports requests, not rows");
+    let rows: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM usage_events WHERE plugin = 'coal'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 4);
+    assert_eq!(count(&app).await, 1003);
+
+    let v = get_json(&app, &m, "/admin/usage/plugins/coal").await;
+    assert_eq!(v["total_requests"], 1003);
+    assert_eq!(v["error_count"], 1);
+    assert_eq!(v["by_status_class"]["2xx"], 1002);
+    assert_eq!(v["bytes_out"], 100_300);
+    assert_eq!(v["latency_ms"]["p50"].as_f64().map(|p| p <= 1.0), Some(true), "{}", v["latency_ms"]);
+    let feed = get_json(&app, &m, "/admin/usage/events?plugin=coal&limit=10").await;
+    let items = feed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4);
+    let big = items.iter().find(|e| e["count"] == 1000).expect("the coalesced row");
+    assert_eq!(big["latency_ms"], 1.0, "mean latency of the row");
+    assert_eq!(big["bytes_out"], 100_000);
+    assert_eq!(big["created_at"], t0 + 100);
 }
 
 #[tokio::test]
@@ -198,7 +238,8 @@ async fn admin_usage_views_and_event_feed() {
     let m = master_session(&app).await;
     let u = &app.state.usage;
     for i in 0..5u16 {
-        app.clock.pin(Some(kiwi_host::clock::system_ms() + i64::from(i)));
+        // A second apart: identical requests within one second share a row.
+        app.clock.pin(Some(kiwi_host::clock::system_ms() + i64::from(i) * 1000));
         u.record(event(
             Some("usr_x"),
             Some("tok_x"),
