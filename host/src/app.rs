@@ -129,7 +129,9 @@ pub fn router(state: AppState) -> Router {
     let openapi =
         RouteDoc::new("GET", "/openapi.json", "This document (`?tenant=<slug>`: only what that tenant has enabled)")
             .tag("meta");
-    let cors = cors_layer(&state.config);
+    // No configured origins: no CORS layer at all (same-origin portal; cross-origin
+    // requests get no CORS headers, so browsers refuse them) and no per-response work.
+    let cors = tower::util::option_layer((!state.config.cors_origins.is_empty()).then(|| cors_layer(&state.config)));
     let body_limit = state.config.body_limit;
     router
         .route(
@@ -207,7 +209,7 @@ fn cors_layer(config: &Config) -> CorsLayer {
             HeaderName::from_static("retry-after"),
             HeaderName::from_static("idempotent-replay"),
         ])
-        .allow_credentials(!config.cors_origins.is_empty())
+        .allow_credentials(true)
         .max_age(Duration::from_secs(600))
 }
 

@@ -54,3 +54,37 @@ async fn openapi_lists_host_routes_and_error_codes() {
     let res = app.get("/docs").await;
     assert_eq!(res.status(), 200);
 }
+
+/// CORS: only configured origins get CORS headers (with credentials, for the refresh
+/// cookie); anything else, and every origin when none is configured, gets none.
+#[tokio::test]
+async fn cors_only_for_configured_origins() {
+    use crate::helpers::{AppOptions, spawn_app_with};
+    let app = spawn_app_with(AppOptions {
+        env: vec![("KIWI_CORS_ORIGINS".into(), "https://app.example, https://other.example".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    let preflight = |origin: &str| {
+        app.req(reqwest::Method::OPTIONS, "/tokens")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization, content-type")
+    };
+    let res = preflight("https://app.example").send().await.unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    assert_eq!(res.headers()["access-control-allow-origin"], "https://app.example");
+    assert_eq!(res.headers()["access-control-allow-credentials"], "true");
+    let res = app.req(reqwest::Method::GET, "/health").header("origin", "https://other.example").send().await.unwrap();
+    assert_eq!(res.headers()["access-control-allow-origin"], "https://other.example");
+    assert!(res.headers()["access-control-expose-headers"].to_str().unwrap().contains("x-request-id"));
+    let res = preflight("https://evil.example").send().await.unwrap();
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+
+    // Not configured: no CORS headers for anyone.
+    let plain = spawn_app().await;
+    let res = plain.req(reqwest::Method::GET, "/health").header("origin", "https://app.example").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+    assert!(!res.headers().contains_key("vary"));
+}
