@@ -85,6 +85,17 @@ impl Drop for TestApp {
                         if let Ok(pool) = sqlx::PgPool::connect(PG_ADMIN_URL).await {
                             let _ =
                                 sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&pool).await;
+                            // Plugin roles are cluster-wide: drop this database's ones too.
+                            let prefix = kiwi_host::plugins::sql::pg_role(&db, "");
+                            let roles: Vec<String> =
+                                sqlx::query_scalar("SELECT rolname::text FROM pg_roles WHERE starts_with(rolname, $1)")
+                                    .bind(&prefix)
+                                    .fetch_all(&pool)
+                                    .await
+                                    .unwrap_or_default();
+                            for role in roles {
+                                let _ = sqlx::query(&format!("DROP ROLE IF EXISTS {role}")).execute(&pool).await;
+                            }
                         }
                     });
                 }
