@@ -267,6 +267,16 @@ async fn whoami_describes_the_token() {
     // A session is not a token.
     let res = app.req(Method::GET, "/v1/whoami").bearer_auth(&s.jwt).send().await.unwrap();
     assert_error(res, 403, "forbidden").await;
+    // whoami answers from memory; an edit is visible on the very next call.
+    assert_eq!(w["name"], "reader");
+    let id = t["id"].as_str().unwrap();
+    let res =
+        send(&app, &s, Method::PATCH, &format!("/tokens/{id}"), Some(json!({"name": "renamed", "allowed_ips": []})))
+            .await;
+    assert_eq!(res.status(), 200);
+    let w: Value = whoami(&app, token).await.json().await.unwrap();
+    assert_eq!(w["name"], "renamed");
+    assert_eq!(w["allowed_ip_count"], 0);
     // "*" tokens report "*".
     let (_, all) = simple_token(&app, &s).await;
     let w: Value = whoami(&app, &all).await.json().await.unwrap();
