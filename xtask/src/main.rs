@@ -285,6 +285,11 @@ fn ocr_setup(args: &[String]) -> Result {
     let data_dir = data_dir
         .or_else(|| std::env::var_os("KIWI_DATA_DIR").filter(|v| !v.is_empty()).map(PathBuf::from))
         .unwrap_or_else(|| root().join("data"));
+    install_ocr_assets(&data_dir)
+}
+
+/// The ONNX Runtime library and the OCR models into `data_dir/ocr/` (idempotent).
+fn install_ocr_assets(data_dir: &Path) -> Result {
     let ocr = data_dir.join("ocr");
     let models = ocr.join("models");
     let wanted: Vec<PathBuf> =
@@ -471,7 +476,7 @@ fn test(args: &[String]) -> Result {
         // The OCR tests compare against the original's output with the real ONNX models;
         // without them they would only skip. `ocr-setup` is idempotent (a no-op once fetched).
         let data = target_dir().join("ocr-data");
-        if let Err(e) = ocr_setup(&["--data-dir".to_owned(), data.display().to_string()]) {
+        if let Err(e) = install_ocr_assets(&data) {
             return Outcome::Failed(format!("fetching the OCR assets: {e}"));
         }
         cmd(native_only("test").env("KIWI_DATA_DIR", &data))

@@ -16,6 +16,13 @@ use crate::principal::ScopeSet;
 /// Entries are re-read from the database after this long (bounds staleness
 /// of changes made by other instances, e.g. a deleted owner).
 pub const ENTRY_TTL_MS: i64 = 60_000;
+
+/// True while an entry loaded at `loaded_at` may still be served at `now`
+/// (a clock that went backwards counts as stale).
+#[inline]
+pub fn is_fresh(loaded_at: i64, now: i64) -> bool {
+    now >= loaded_at && now - loaded_at <= ENTRY_TTL_MS
+}
 /// Default bound on cached tokens.
 pub const DEFAULT_CAPACITY: usize = 100_000;
 

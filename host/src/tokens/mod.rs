@@ -154,8 +154,7 @@ impl Tokens {
     /// Drops the cached verification of a token on this instance (revocation,
     /// rotation, edits) and tells the other instances through the bus.
     pub fn invalidate(&self, token_id: &str) {
-        self.cache.invalidate_token(token_id);
-        self.rows.remove(token_id);
+        self.invalidate_local(token_id);
         self.outbox.send(crate::bus::BusMessage::TokenInvalidated { token_id: token_id.to_owned() });
     }
 
@@ -168,8 +167,7 @@ impl Tokens {
     /// Drops the cached verification of every token of a user (deletion,
     /// deactivation, master change).
     pub fn invalidate_user(&self, user_id: &str) {
-        self.cache.invalidate_user(user_id);
-        self.rows.retain(|_, (_, row)| row.user_id != user_id);
+        self.invalidate_user_local(user_id);
         self.outbox.send(crate::bus::BusMessage::UserInvalidated { user_id: user_id.to_owned() });
     }
 
@@ -191,8 +189,7 @@ impl Tokens {
     pub async fn row_cached(&self, token_id: &str) -> ApiResult<Option<Arc<TokenRow>>> {
         let now = self.clock.now_ms();
         if let Some(e) = self.rows.get(token_id)
-            && now >= e.0
-            && now - e.0 <= cache::ENTRY_TTL_MS
+            && cache::is_fresh(e.0, now)
         {
             return Ok(Some(e.1.clone()));
         }
@@ -239,9 +236,7 @@ impl Tokens {
         self.lookups.fetch_add(1, Ordering::Relaxed);
         let now = self.clock.now_ms();
         match self.cache.get(&key) {
-            Some(entry) if now >= entry.loaded_at && now - entry.loaded_at <= cache::ENTRY_TTL_MS => {
-                Probe::Done(self.admit(&entry, ip, now))
-            }
+            Some(entry) if cache::is_fresh(entry.loaded_at, now) => Probe::Done(self.admit(&entry, ip, now)),
             _ => Probe::Miss(key),
         }
     }

@@ -79,6 +79,12 @@ struct CoalesceKey {
 #[derive(Debug, Clone)]
 struct Coalesced {
     key: CoalesceKey,
+    sums: Sums,
+}
+
+/// What a row adds up.
+#[derive(Debug, Clone)]
+struct Sums {
     /// The first request's time (ms).
     created_at: i64,
     n: i64,
@@ -87,10 +93,9 @@ struct Coalesced {
     bytes_out: i64,
 }
 
-/// Folds buffered events into rows (order of first appearance kept).
+/// Folds buffered events into rows (in no particular order: the views sort).
 fn coalesce(rows: Vec<Row>, hash_ip: impl Fn(IpAddr) -> String) -> Vec<Coalesced> {
-    let mut index: std::collections::HashMap<CoalesceKey, usize> = std::collections::HashMap::new();
-    let mut out: Vec<Coalesced> = Vec::new();
+    let mut groups: std::collections::HashMap<CoalesceKey, Sums> = std::collections::HashMap::new();
     let mut hashes: std::collections::HashMap<IpAddr, String> = std::collections::HashMap::new();
     for Row { created_at, ev } in rows {
         let latency_us = i64::try_from(ev.latency.as_micros()).unwrap_or(i64::MAX);
@@ -109,22 +114,18 @@ fn coalesce(rows: Vec<Row>, hash_ip: impl Fn(IpAddr) -> String) -> Vec<Coalesced
         };
         let bytes_in = i64::try_from(ev.bytes_in).unwrap_or(i64::MAX);
         let bytes_out = i64::try_from(ev.bytes_out).unwrap_or(i64::MAX);
-        match index.get(&key) {
-            Some(&i) => {
-                let c = &mut out[i];
-                c.n += 1;
-                c.created_at = c.created_at.min(created_at);
-                c.latency_us = c.latency_us.saturating_add(latency_us);
-                c.bytes_in = c.bytes_in.saturating_add(bytes_in);
-                c.bytes_out = c.bytes_out.saturating_add(bytes_out);
-            }
-            None => {
-                index.insert(key.clone(), out.len());
-                out.push(Coalesced { key, created_at, n: 1, latency_us, bytes_in, bytes_out });
-            }
-        }
+        groups
+            .entry(key)
+            .and_modify(|s| {
+                s.n += 1;
+                s.created_at = s.created_at.min(created_at);
+                s.latency_us = s.latency_us.saturating_add(latency_us);
+                s.bytes_in = s.bytes_in.saturating_add(bytes_in);
+                s.bytes_out = s.bytes_out.saturating_add(bytes_out);
+            })
+            .or_insert(Sums { created_at, n: 1, latency_us, bytes_in, bytes_out });
     }
-    out
+    groups.into_iter().map(|(key, sums)| Coalesced { key, sums }).collect()
 }
 
 /// Buffer capacity (events); beyond it new events are dropped and counted.
@@ -362,8 +363,7 @@ async fn insert(tx: &mut sqlx::Transaction<'static, sqlx::Any>, rows: &[Coalesce
         sql.push(')');
     }
     let mut q = sqlx::query(&sql);
-    for r in rows {
-        let k = &r.key;
+    for Coalesced { key: k, sums: r } in rows {
         q = q
             .bind(crate::runtime_config::new_id("use"))
             .bind(r.created_at)

@@ -44,6 +44,25 @@ fn push_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
     let _ = serde_json::to_writer(&mut *out, v);
 }
 
+/// `n` files of `size` pseudo-random bytes (xorshift32, so nothing compresses), named
+/// `Textures/File<i>.dds`: the large mods of the benchmarks.
+pub fn synthetic_files(n: usize, size: usize) -> Vec<(String, Vec<u8>)> {
+    let mut x: u32 = 0x1234_5678;
+    (0..n)
+        .map(|i| {
+            let content = (0..size)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect();
+            (format!("Textures/File{i}.dds"), content)
+        })
+        .collect()
+}
+
 /// The read response body: the original's `TmodReadResponse` plus `flags` and
 /// `categories` (which the original computed but dropped from its response).
 /// Written by hand so each file's base64 goes straight into the body (base64

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use kiwi_plugin_mods::builder::{KIWI_MOD_LOADER, build_tmod};
 use kiwi_plugin_mods::reader::read_tmod;
-use kiwi_plugin_mods::{b64, plugin};
+use kiwi_plugin_mods::{b64, plugin, synthetic_files};
 use kiwi_sdk::testing::TestClient;
 
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
@@ -53,20 +53,7 @@ fn best<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
 #[ignore = "timing; run in release with --ignored --nocapture"]
 fn twenty_megabyte_mod() {
     // 20 files of 1 MB each (pseudo-random bytes, so nothing compresses).
-    let mut x: u32 = 0x1234_5678;
-    let files: Vec<(String, Vec<u8>)> = (0..20)
-        .map(|i| {
-            let content = (0..1_000_000)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 17;
-                    x ^= x << 5;
-                    x as u8
-                })
-                .collect();
-            (format!("Textures/File{i}.dds"), content)
-        })
-        .collect();
+    let files = synthetic_files(20, 1_000_000);
     let props = vec![("title".to_owned(), "Big".to_owned())];
     let tmod = build_tmod(1, &props, &files, KIWI_MOD_LOADER, true).unwrap();
     eprintln!("mod size: {} bytes", tmod.len());

@@ -22,8 +22,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use kiwi_plugin_mods::b64;
 use kiwi_plugin_mods::builder::{KIWI_MOD_LOADER, build_tmod};
+use kiwi_plugin_mods::{b64, synthetic_files};
 use serde_json::{Value, json};
 
 use crate::{
@@ -37,24 +37,6 @@ const READ_FILES: usize = 20;
 const BUILD_FILES: usize = 15;
 /// The OCR plugin's `max_concurrency` in plugins.toml: the load connections of the throughput run.
 const OCR_CONCURRENCY: usize = 2;
-
-/// `n` files of 1 000 000 pseudo-random bytes (xorshift32: nothing compresses).
-fn mod_files(n: usize) -> Vec<(String, Vec<u8>)> {
-    let mut x: u32 = 0x1234_5678;
-    (0..n)
-        .map(|i| {
-            let content = (0..1_000_000)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 17;
-                    x ^= x << 5;
-                    x as u8
-                })
-                .collect();
-            (format!("Textures/File{i}.dds"), content)
-        })
-        .collect()
-}
 
 /// The `/build` JSON request for `files`.
 fn build_request(files: &[(String, Vec<u8>)]) -> Vec<u8> {
@@ -72,7 +54,7 @@ fn build_request(files: &[(String, Vec<u8>)]) -> Vec<u8> {
 pub(crate) async fn mods(args: &Args, addr: SocketAddr, jwt: &str) -> Result<Report, String> {
     let token = create_token(addr, jwt, "bench-mods").await?;
     let props = vec![("title".to_owned(), "Big".to_owned())];
-    let files = mod_files(READ_FILES);
+    let files = synthetic_files(READ_FILES, 1_000_000);
     let tmod = build_tmod(1, &props, &files, KIWI_MOD_LOADER, true).map_err(|e| format!("native build: {e:?}"))?;
     let build_files = &files[..BUILD_FILES];
     let expected =
