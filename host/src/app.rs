@@ -152,9 +152,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(crate::site::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), crate::idempotency::middleware))
+        // One layer: request id, span, headers, envelope, and idempotency inside it.
+        .layer(middleware::from_fn_with_state(state.clone(), envelope_and_headers))
+        // Outermost, so every answer a browser may read carries the CORS headers: router
+        // errors, idempotency replays and conflicts included.
         .layer(cors)
-        .layer(middleware::from_fn(envelope_and_headers))
         .with_state(state)
 }
 
@@ -213,9 +215,12 @@ fn cors_layer(config: &Config) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-/// Request id in and out, security headers, and the envelope for any error
-/// response produced outside a handler (router 404/405, body limit, panics).
-async fn envelope_and_headers(req: Request, next: Next) -> Response {
+/// Request id in and out, security headers, the envelope for any error response
+/// produced outside a handler (router 404/405, body limit, panics), and — inside
+/// all that — `Idempotency-Key` handling ([`crate::idempotency::middleware`]; GET and
+/// friends pass straight through). One layer instead of two: each `from_fn` layer
+/// costs a boxed service clone and a boxed future per request.
+async fn envelope_and_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get(request_id::HEADER)
@@ -227,7 +232,8 @@ async fn envelope_and_headers(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     let span = tracing::info_span!("request", request_id = %id, %method, %path);
     let started = std::time::Instant::now();
-    let mut res = request_id::scope(id.clone(), tracing::Instrument::instrument(next.run(req), span.clone())).await;
+    let inner = crate::idempotency::middleware(State(state), req, next);
+    let mut res = request_id::scope(id.clone(), tracing::Instrument::instrument(inner, span.clone())).await;
 
     let status = res.status();
     if (status.is_client_error() || status.is_server_error()) && res.extensions().get::<EnvelopeMarker>().is_none() {

@@ -19,8 +19,14 @@ pub fn is_well_formed(s: &str) -> bool {
 
 /// A fresh id.
 pub fn generate() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let n: u64 = rand::rng().random();
-    format!("req_{n:016x}")
+    let mut s = String::with_capacity(20);
+    s.push_str("req_");
+    for shift in (0..16).rev() {
+        s.push(char::from(HEX[((n >> (shift * 4)) & 0xf) as usize]));
+    }
+    s
 }
 
 /// The id of the request being served on this task (a fresh one outside a request).

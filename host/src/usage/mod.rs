@@ -4,9 +4,11 @@
 //! # API summary (what the plugin dispatcher calls)
 //! - `state.usage.record(UsageEvent { .. })` once per token-authenticated or anonymous
 //!   plugin request, after the response is known (including 401/403/429 answers produced by
-//!   the host for that route). Never blocks and never touches the database: the event goes
-//!   to a bounded in-memory buffer (dropped and counted when full) that a background task
-//!   writes in batches; it is flushed on shutdown. It also feeds the request/latency
+//!   the host for that route). Never blocks and never touches the database: the event is
+//!   folded into a bounded in-memory map of pending rows (identical requests of the same
+//!   second share one counted row; an event needing a row beyond the bound is dropped and
+//!   counted) that a background task writes once a second, in one transaction; it is
+//!   flushed on shutdown. It also feeds the request/latency
 //!   histograms of `/metrics`, so the dispatcher does not call [`Metrics::observe`] itself.
 //! - `state.usage.metrics.plugin_outcome(plugin, PluginOutcome::Timeout)` per invocation outcome,
 //!   and `state.usage.metrics.set_pool(plugin, in_use, capacity)` when instance-pool use changes.
@@ -52,17 +54,11 @@ pub struct UsageEvent {
     pub client_ip: IpAddr,
 }
 
-/// A buffered event with its time.
-#[derive(Debug, Clone)]
-struct Row {
-    created_at: i64,
-    ev: UsageEvent,
-}
-
-/// What makes two events the same row: the second, every dimension, the IP hash and
-/// the latency bucket. Coalescing on it loses nothing the views show.
+/// What makes two events the same row: the second, every dimension, the client IP
+/// (hashed when written) and the latency bucket. Coalescing on it loses nothing the
+/// views show. The event's own strings move into the key: no copy on the hot path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct CoalesceKey {
+struct EventKey {
     second: i64,
     tenant_id: Option<String>,
     user_id: Option<String>,
@@ -71,15 +67,8 @@ struct CoalesceKey {
     method: String,
     route: String,
     status: u16,
-    ip_hash: String,
+    client_ip: IpAddr,
     lat_bucket: i64,
-}
-
-/// One stored row: `n` identical requests, with sums.
-#[derive(Debug, Clone)]
-struct Coalesced {
-    key: CoalesceKey,
-    sums: Sums,
 }
 
 /// What a row adds up.
@@ -93,14 +82,22 @@ struct Sums {
     bytes_out: i64,
 }
 
-/// Folds buffered events into rows (in no particular order: the views sort).
-fn coalesce(rows: Vec<Row>, hash_ip: impl Fn(IpAddr) -> String) -> Vec<Coalesced> {
-    let mut groups: std::collections::HashMap<CoalesceKey, Sums> = std::collections::HashMap::new();
-    let mut hashes: std::collections::HashMap<IpAddr, String> = std::collections::HashMap::new();
-    for Row { created_at, ev } in rows {
+/// The rows waiting to be written: one per distinct [`EventKey`], with its sums.
+#[derive(Debug, Default)]
+struct Pending {
+    rows: std::collections::HashMap<EventKey, Sums, foldhash::fast::RandomState>,
+    /// Requests folded into `rows`.
+    events: usize,
+}
+
+impl Pending {
+    /// Folds one event in; `false` (and nothing changed) when it would need a new
+    /// row and `capacity` rows are already waiting.
+    fn add(&mut self, created_at: i64, ev: UsageEvent, capacity: usize) -> bool {
         let latency_us = i64::try_from(ev.latency.as_micros()).unwrap_or(i64::MAX);
-        let ip_hash = hashes.entry(ev.client_ip).or_insert_with(|| hash_ip(ev.client_ip)).clone();
-        let key = CoalesceKey {
+        let bytes_in = i64::try_from(ev.bytes_in).unwrap_or(i64::MAX);
+        let bytes_out = i64::try_from(ev.bytes_out).unwrap_or(i64::MAX);
+        let key = EventKey {
             second: created_at.div_euclid(1000),
             tenant_id: ev.tenant_id,
             user_id: ev.user_id,
@@ -109,28 +106,30 @@ fn coalesce(rows: Vec<Row>, hash_ip: impl Fn(IpAddr) -> String) -> Vec<Coalesced
             method: ev.method,
             route: ev.route,
             status: ev.status,
-            ip_hash,
+            client_ip: ev.client_ip,
             lat_bucket: activity::latency_bucket(latency_us),
         };
-        let bytes_in = i64::try_from(ev.bytes_in).unwrap_or(i64::MAX);
-        let bytes_out = i64::try_from(ev.bytes_out).unwrap_or(i64::MAX);
-        groups
-            .entry(key)
-            .and_modify(|s| {
-                s.n += 1;
-                s.created_at = s.created_at.min(created_at);
-                s.latency_us = s.latency_us.saturating_add(latency_us);
-                s.bytes_in = s.bytes_in.saturating_add(bytes_in);
-                s.bytes_out = s.bytes_out.saturating_add(bytes_out);
-            })
-            .or_insert(Sums { created_at, n: 1, latency_us, bytes_in, bytes_out });
+        if let Some(s) = self.rows.get_mut(&key) {
+            s.n += 1;
+            s.created_at = s.created_at.min(created_at);
+            s.latency_us = s.latency_us.saturating_add(latency_us);
+            s.bytes_in = s.bytes_in.saturating_add(bytes_in);
+            s.bytes_out = s.bytes_out.saturating_add(bytes_out);
+        } else if self.rows.len() >= capacity {
+            return false;
+        } else {
+            self.rows.insert(key, Sums { created_at, n: 1, latency_us, bytes_in, bytes_out });
+        }
+        self.events += 1;
+        true
     }
-    groups.into_iter().map(|(key, sums)| Coalesced { key, sums }).collect()
 }
 
-/// Buffer capacity (events); beyond it new events are dropped and counted.
+/// Buffer capacity (distinct pending rows); an event that would need a row beyond it
+/// is dropped and counted. Identical requests of one second share a row, so the
+/// buffer fills with the variety of the traffic, not its rate.
 pub const BUFFER_CAPACITY: usize = 10_000;
-/// A flush starts early once this many events are buffered.
+/// A flush starts early once this many distinct rows are waiting.
 const FLUSH_THRESHOLD: usize = 500;
 /// Rows per INSERT statement (15 binds each). Small on purpose: SQLite resolves each
 /// `$N` by a linear scan of the statement's parameter list, so binding costs grow with
@@ -152,7 +151,7 @@ pub struct Usage {
     db: Db,
     clock: Clock,
     ip_key: [u8; 32],
-    buffer: Mutex<Vec<Row>>,
+    buffer: Mutex<Pending>,
     depth: AtomicUsize,
     capacity: usize,
     notify: Notify,
@@ -186,7 +185,7 @@ impl Usage {
             db: db.clone(),
             clock: clock.clone(),
             ip_key: crate::pagination::hmac_sha256(config.secret_bytes(), &[b"kiwi-usage-ip-v1"]),
-            buffer: Mutex::new(Vec::with_capacity(FLUSH_THRESHOLD)),
+            buffer: Mutex::new(Pending::default()),
             depth: AtomicUsize::new(0),
             capacity,
             notify: Notify::new(),
@@ -212,28 +211,27 @@ impl Usage {
         self.push(ev);
     }
 
-    /// Buffers an event without touching metrics or flags.
+    /// Buffers an event without touching metrics or flags: folds it into its row
+    /// (one hash-map update under a short lock; the IP is hashed by the flusher).
     pub fn push(&self, ev: UsageEvent) {
-        // The IP is hashed by the flusher, off the request path.
-        let row = Row { created_at: self.clock.now_ms(), ev };
-        let len = {
+        let created_at = self.clock.now_ms();
+        let (added, rows) = {
             let mut buf = self.buffer.lock();
-            if buf.len() >= self.capacity {
-                drop(buf);
-                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            buf.push(row);
-            buf.len()
+            let added = buf.add(created_at, ev, self.capacity);
+            (added, buf.rows.len())
         };
-        self.depth.store(len, Ordering::Relaxed);
+        if !added {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.depth.store(rows, Ordering::Relaxed);
         self.stats.recorded.fetch_add(1, Ordering::Relaxed);
-        if len >= FLUSH_THRESHOLD {
+        if rows >= FLUSH_THRESHOLD {
             self.notify.notify_one();
         }
     }
 
-    /// Events waiting to be written.
+    /// Rows waiting to be written (each one or more identical requests).
     pub fn depth(&self) -> usize {
         self.depth.load(Ordering::Relaxed)
     }
@@ -246,19 +244,19 @@ impl Usage {
     /// Writes everything buffered now (returns the number written).
     pub async fn flush(&self) -> usize {
         let _guard = self.flush_lock.lock().await;
-        let rows = {
+        let pending = {
             let mut buf = self.buffer.lock();
             std::mem::take(&mut *buf)
         };
         self.depth.store(0, Ordering::Relaxed);
-        if rows.is_empty() {
+        if pending.rows.is_empty() {
             return 0;
         }
-        // Identical requests of the same second become one row with a count, and the
-        // whole flush is one transaction: the write cost follows the variety of the
+        // Identical requests of the same second are already one row with a count, and
+        // the whole flush is one transaction: the write cost follows the variety of the
         // traffic, not its rate.
-        let events = rows.len();
-        match self.write_all(rows).await {
+        let events = pending.events;
+        match self.write_all(pending).await {
             Ok(()) => {
                 self.stats.written.fetch_add(events as u64, Ordering::Relaxed);
                 events
@@ -271,8 +269,16 @@ impl Usage {
         }
     }
 
-    async fn write_all(&self, rows: Vec<Row>) -> Result<(), sqlx::Error> {
-        let rows = coalesce(rows, |ip| self.hash_ip(ip));
+    async fn write_all(&self, pending: Pending) -> Result<(), sqlx::Error> {
+        let mut hashes: std::collections::HashMap<IpAddr, String> = std::collections::HashMap::new();
+        let rows: Vec<(EventKey, Sums, String)> = pending
+            .rows
+            .into_iter()
+            .map(|(key, sums)| {
+                let ip_hash = hashes.entry(key.client_ip).or_insert_with(|| self.hash_ip(key.client_ip)).clone();
+                (key, sums, ip_hash)
+            })
+            .collect();
         let mut tx = self.db.pool.begin().await?;
         for chunk in rows.chunks(ROWS_PER_INSERT) {
             insert(&mut tx, chunk).await?;
@@ -343,7 +349,10 @@ impl Usage {
     }
 }
 
-async fn insert(tx: &mut sqlx::Transaction<'static, sqlx::Any>, rows: &[Coalesced]) -> Result<(), sqlx::Error> {
+async fn insert(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    rows: &[(EventKey, Sums, String)],
+) -> Result<(), sqlx::Error> {
     const COLS: usize = 15;
     let mut sql = String::from(
         "INSERT INTO usage_events (id, created_at, tenant_id, user_id, token_id, plugin, method, route, status, \
@@ -363,7 +372,7 @@ async fn insert(tx: &mut sqlx::Transaction<'static, sqlx::Any>, rows: &[Coalesce
         sql.push(')');
     }
     let mut q = sqlx::query(&sql);
-    for Coalesced { key: k, sums: r } in rows {
+    for (k, r, ip_hash) in rows {
         q = q
             .bind(crate::runtime_config::new_id("use"))
             .bind(r.created_at)
@@ -377,7 +386,7 @@ async fn insert(tx: &mut sqlx::Transaction<'static, sqlx::Any>, rows: &[Coalesce
             .bind(r.latency_us)
             .bind(r.bytes_in)
             .bind(r.bytes_out)
-            .bind(k.ip_hash.clone())
+            .bind(ip_hash.clone())
             .bind(r.n)
             .bind(k.lat_bucket as i32);
     }

@@ -80,6 +80,23 @@ async fn cors_only_for_configured_origins() {
     assert!(res.headers()["access-control-expose-headers"].to_str().unwrap().contains("x-request-id"));
     let res = preflight("https://evil.example").send().await.unwrap();
     assert!(!res.headers().contains_key("access-control-allow-origin"));
+    // Answers made outside a handler carry them too: a router 405 in the envelope, and an
+    // idempotency conflict (same key, different body).
+    let res = app.req(reqwest::Method::DELETE, "/health").header("origin", "https://app.example").send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.headers()["access-control-allow-origin"], "https://app.example");
+    assert!(res.headers().contains_key("x-request-id"));
+    let signup = |email: &str| {
+        app.req(reqwest::Method::POST, "/auth/signup")
+            .header("origin", "https://app.example")
+            .header("idempotency-key", "cors-key-1")
+            .json(&serde_json::json!({"email": email, "password": "correct horse battery staple"}))
+    };
+    let first = signup("cors1@example.com").send().await.unwrap();
+    assert!(first.status().is_success(), "{}", first.status());
+    let res = signup("cors2@example.com").send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    assert_eq!(res.headers()["access-control-allow-origin"], "https://app.example");
 
     // Not configured: no CORS headers for anyone.
     let plain = spawn_app().await;

@@ -112,12 +112,17 @@ async fn buffer_is_bounded_drop_and_count() {
     let app = spawn_app().await;
     let st = &app.state;
     let small = Usage::with_capacity(&st.config, &st.db, &st.clock, &st.runtime_config, 3);
-    for _ in 0..5 {
-        small.record(event(None, None, "ten_default", "rot", 200, 1));
+    // The bound is on distinct pending rows: five different statuses need five rows.
+    for status in [200, 201, 202, 203, 204] {
+        small.record(event(None, None, "ten_default", "rot", status, 1));
     }
     assert_eq!(small.depth(), 3);
     assert_eq!(small.stats.dropped.load(std::sync::atomic::Ordering::Relaxed), 2);
-    assert_eq!(small.flush().await, 3);
+    // A request identical to a pending one still fits: it only bumps that row's count.
+    small.record(event(None, None, "ten_default", "rot", 200, 1));
+    assert_eq!(small.depth(), 3);
+    assert_eq!(small.stats.dropped.load(std::sync::atomic::Ordering::Relaxed), 2);
+    assert_eq!(small.flush().await, 4);
 }
 
 #[tokio::test]

@@ -239,6 +239,7 @@ pub fn plugin() -> Plugin {
             store::MIGRATION_1_SQLITE,
             store::MIGRATION_1_POSTGRES,
         )
+        .migration(2, "unlogged staging table", store::MIGRATION_2_SQLITE, store::MIGRATION_2_POSTGRES)
         .route(
             post("/insert", insert)
                 .master()

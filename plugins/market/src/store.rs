@@ -128,6 +128,15 @@ CREATE TABLE market_stage (
 );
 "#;
 
+/// Migration 2, SQLite dialect: nothing to change (the staging rows share the
+/// database's one WAL with the listings, and never outlive their transaction).
+pub const MIGRATION_2_SQLITE: &str = "-- market_stage: no change on SQLite";
+
+/// Migration 2, PostgreSQL dialect: the staging table is write-ahead-log free. It is
+/// empty outside an ingest transaction, so a crash (which truncates unlogged tables)
+/// loses nothing, and an ingest no longer writes every listing to the WAL twice.
+pub const MIGRATION_2_POSTGRES: &str = "ALTER TABLE market_stage SET UNLOGGED;";
+
 /// A statement and its parameters, as `Ctx::sql().batch` takes them.
 pub type Stmt = (String, Vec<SqlValue>);
 

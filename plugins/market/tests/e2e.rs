@@ -562,7 +562,9 @@ fn manifest_routes() {
     let p = plugin();
     let m = p.manifest();
     assert_eq!(m.name, "market");
-    assert_eq!(m.migrations.len(), 1);
+    let versions: Vec<u32> = m.migrations.iter().map(|m| m.version).collect();
+    assert_eq!(versions, [1, 2]);
+    assert!(m.migrations[1].postgres.contains("SET UNLOGGED"), "the staging table skips the WAL on PostgreSQL");
     let routes: Vec<(String, String)> = m.routes.iter().map(|r| (r.method.clone(), r.path.clone())).collect();
     for (method, path) in [
         ("POST", "/insert"),

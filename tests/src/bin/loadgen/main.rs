@@ -1,7 +1,9 @@
 //! `loadgen`: the loopback benchmarks behind `cargo xtask bench`.
 //!
-//! Starts a baseline server (one axum route returning a small JSON, in this
-//! process on its own runtime) and the release `kiwi` binary (temp data dir,
+//! Starts a baseline server (one axum route returning a small JSON: by default
+//! this binary again, as its own process, `loadgen --serve-bare ADDR`, so that it
+//! pays the same process boundary as kiwi; `--baseline in-process` runs it on a
+//! second runtime inside the load generator instead) and the release `kiwi` binary (temp data dir,
 //! SQLite unless `--database-url` names another database, the given
 //! plugins.toml, a superuser from `KIWI_ADMIN_EMAIL` / `KIWI_ADMIN_PASSWORD`),
 //! logs in, raises the default tenant's plan limit (master-only
@@ -14,6 +16,11 @@
 //!   measured period. The baseline runs first and last; ratios are against
 //!   their mean. Scenarios: bare, health, whoami, hello, rotations
 //!   (server-time), gems (`POST builds/calculate`), bare-again.
+//! - `recorder`: the cost of the usage recorder on the plugin route: `hello`
+//!   measured `--pairs` times with `usage_recording_enabled` on and off
+//!   (alternated, the order swapped every pair, one server); reports each pair's
+//!   cost (throughput and server CPU per request) and their medians. `--calibrate`
+//!   keeps recording on in both halves (an A/A run): its spread is the noise floor.
 //! - `market`: ingest and read latencies of the market plugin at 1 000 000
 //!   stored listings ([`market`]).
 //! - `mods`: read and build of a large mod through the mods plugin ([`heavy`]).
@@ -37,9 +44,11 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const USAGE: &str = "usage: loadgen --kiwi PATH --plugins PATH [--suite load|market|mods|ocr] [--out PATH] \
+const USAGE: &str = "usage: loadgen --kiwi PATH --plugins PATH [--suite load|recorder|market|mods|ocr] [--out PATH] \
 [--duration SECS] [--warmup SECS] [--connections N] [--only NAME,...] [--set KEY=JSON]... \
-[--database-url URL] [--ocr-assets DIR] [--runs N] [--listings N] [--settle SECS]";
+[--baseline process|in-process] [--pairs N] [--calibrate] \
+[--database-url URL] [--ocr-assets DIR] [--runs N] [--listings N] [--settle SECS]
+       loadgen --serve-bare ADDR   (the baseline server alone)";
 /// Targets from the issue: requests/s relative to the bare route at the same concurrency.
 const PLUGIN_TARGET: f64 = 0.50;
 const HOST_NATIVE_TARGET: f64 = 0.85;
@@ -52,6 +61,7 @@ const ADMIN_PASSWORD: &str = "bench password 12345";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Suite {
     Load,
+    Recorder,
     Market,
     Mods,
     Ocr,
@@ -82,6 +92,21 @@ struct Args {
     /// Market suite: pause between the ingests and the reads (e.g. for a manual
     /// `VACUUM ANALYZE` on a PostgreSQL server without autovacuum).
     settle: Duration,
+    /// Where the bare baseline runs.
+    baseline: Baseline,
+    /// Recorder suite: on/off pairs.
+    pairs: usize,
+    /// Recorder suite: an A/A run (recording on in both halves) that shows the noise floor.
+    calibrate: bool,
+}
+
+/// Where the bare axum baseline runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Baseline {
+    /// Its own process (this binary with `--serve-bare`), like kiwi.
+    Process,
+    /// A second runtime inside the load generator.
+    InProcess,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -94,6 +119,7 @@ fn parse_args() -> Result<Args, String> {
     let mut suite = Suite::Load;
     let (mut database_url, mut ocr_assets) = (None, None);
     let (mut runs, mut listings, mut settle) = (21_usize, 1_000_000_usize, 0.0_f64);
+    let (mut baseline, mut pairs, mut calibrate) = (Baseline::Process, 5_usize, false);
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{a} needs a value\n{USAGE}"));
@@ -114,10 +140,11 @@ fn parse_args() -> Result<Args, String> {
             "--suite" => {
                 suite = match value()?.as_str() {
                     "load" => Suite::Load,
+                    "recorder" => Suite::Recorder,
                     "market" => Suite::Market,
                     "mods" => Suite::Mods,
                     "ocr" => Suite::Ocr,
-                    other => return Err(format!("--suite {other:?}: expected load, market, mods or ocr")),
+                    other => return Err(format!("--suite {other:?}: expected load, recorder, market, mods or ocr")),
                 }
             }
             "--database-url" => database_url = Some(value()?),
@@ -125,12 +152,21 @@ fn parse_args() -> Result<Args, String> {
             "--runs" => runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
             "--listings" => listings = value()?.parse().map_err(|e| format!("--listings: {e}"))?,
             "--settle" => settle = value()?.parse().map_err(|e| format!("--settle: {e}"))?,
+            "--pairs" => pairs = value()?.parse().map_err(|e| format!("--pairs: {e}"))?,
+            "--calibrate" => calibrate = true,
+            "--baseline" => {
+                baseline = match value()?.as_str() {
+                    "process" => Baseline::Process,
+                    "in-process" => Baseline::InProcess,
+                    other => return Err(format!("--baseline {other:?}: expected process or in-process")),
+                }
+            }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unexpected argument {other:?}\n{USAGE}")),
         }
     }
-    if !(duration > 0.0 && warmup >= 0.0 && settle >= 0.0 && connections != Some(0) && runs > 0) {
-        return Err("--duration, --connections and --runs must be positive".into());
+    if !(duration > 0.0 && warmup >= 0.0 && settle >= 0.0 && connections != Some(0) && runs > 0 && pairs > 0) {
+        return Err("--duration, --connections, --runs and --pairs must be positive".into());
     }
     if suite == Suite::Ocr && ocr_assets.is_none() {
         return Err(format!("--suite ocr needs --ocr-assets DIR (a data dir with ocr/)\n{USAGE}"));
@@ -150,10 +186,27 @@ fn parse_args() -> Result<Args, String> {
         runs,
         listings,
         settle: Duration::from_secs_f64(settle),
+        baseline,
+        pairs,
+        calibrate,
     })
 }
 
 fn main() -> std::process::ExitCode {
+    let mut argv = std::env::args().skip(1);
+    if argv.next().as_deref() == Some("--serve-bare") {
+        return match argv.next().map(|a| serve_bare(&a)) {
+            Some(Ok(())) => std::process::ExitCode::SUCCESS,
+            Some(Err(e)) => {
+                eprintln!("loadgen --serve-bare: {e}");
+                std::process::ExitCode::FAILURE
+            }
+            None => {
+                eprintln!("{USAGE}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
@@ -231,6 +284,7 @@ fn run(args: &Args) -> Result<(), String> {
         let jwt = setup(kiwi_addr, &args.set).await?;
         match args.suite {
             Suite::Load => load_suite(args, kiwi_addr, &jwt).await,
+            Suite::Recorder => recorder_suite(args, kiwi_addr, kiwi.child.id(), &jwt).await,
             Suite::Market => market::run(args, kiwi_addr, &jwt).await,
             Suite::Mods => heavy::mods(args, kiwi_addr, &jwt).await,
             Suite::Ocr => heavy::ocr(args, kiwi_addr, &jwt).await,
@@ -269,7 +323,9 @@ const GEMS_BUILD_BODY: &str = r#"{"build_type": "Light", "character": "Knight", 
 
 /// The `load` suite: throughput and latency at N connections, ratios against the baseline.
 async fn load_suite(args: &Args, kiwi_addr: SocketAddr, jwt: &str) -> Result<Report, String> {
-    let bare_addr = start_baseline()?;
+    let bare = start_baseline(args.baseline)?;
+    let bare_addr = bare.addr;
+    bare.wait_ready().await?;
     let connections = args.connections.unwrap_or(LOAD_CONNECTIONS);
     let mut tokens = Vec::new();
     for name in ["bench-whoami", "bench-hello", "bench-rotations", "bench-gems"] {
@@ -335,24 +391,227 @@ async fn load_suite(args: &Args, kiwi_addr: SocketAddr, jwt: &str) -> Result<Rep
     Ok(report(args, connections, &results))
 }
 
-/// The baseline: one route returning a small JSON, on its own runtime and thread.
-fn start_baseline() -> Result<SocketAddr, String> {
+/// The `recorder` suite: `hello` with the usage recorder on and off, alternated.
+async fn recorder_suite(args: &Args, kiwi_addr: SocketAddr, kiwi_pid: u32, jwt: &str) -> Result<Report, String> {
+    let connections = args.connections.unwrap_or(LOAD_CONNECTIONS);
+    let token = create_token(kiwi_addr, jwt, "bench-recorder").await?;
+    let s = Scenario::get(
+        "hello",
+        "kiwi GET /v1/hello/greet/bench (full plugin path)",
+        kiwi_addr,
+        "/v1/hello/greet/bench",
+        Some(token),
+    );
+    eprintln!("{:<11} {} {} → {}", s.name, s.method, s.path, probe(&s).await?);
+    let set = |on: bool| async move {
+        let path = "/admin/config/usage_recording_enabled";
+        let (status, body) =
+            http(kiwi_addr, "PUT", path, Some(jwt), Some(json!({"value": on || args.calibrate}))).await?;
+        if status != 200 {
+            return Err(format!("PUT {path}: {status} {body}"));
+        }
+        // Applied on this instance at once; the pause lets the flusher drain the other half's rows.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        Ok::<(), String>(())
+    };
+    let (mut pairs, mut errors) = (Vec::new(), Vec::new());
+    for i in 0..args.pairs {
+        let order = if i % 2 == 0 { [true, false] } else { [false, true] };
+        let (mut on, mut off) = (Phase::default(), Phase::default());
+        for recording in order {
+            set(recording).await?;
+            // Warm up, then measure with the server's CPU time read around the measured part.
+            measure(&s, connections, Duration::ZERO, args.warmup.max(Duration::from_millis(200))).await;
+            let cpu0 = process_cpu_secs(kiwi_pid)?;
+            let m = measure(&s, connections, Duration::ZERO, args.duration).await;
+            let cpu = process_cpu_secs(kiwi_pid)? - cpu0;
+            if m.errors > 0 {
+                errors.push(format!(
+                    "pair {i}: {} errors, first: {}",
+                    m.errors,
+                    m.first_error.as_deref().unwrap_or("?")
+                ));
+            }
+            let phase = Phase { cpu_us_per_request: cpu * 1e6 / (m.requests.max(1) as f64), m };
+            if recording { on = phase } else { off = phase }
+        }
+        let pair = Pair::new(on, off);
+        eprintln!(
+            "pair {i}: on {:>8.0} req/s {:>6.1} µs CPU/req, off {:>8.0} req/s {:>6.1} µs CPU/req: \
+             throughput cost {:>5.1}%, CPU cost {:>5.1}%  (load {:.2})",
+            pair.on.m.rps,
+            pair.on.cpu_us_per_request,
+            pair.off.m.rps,
+            pair.off.cpu_us_per_request,
+            pair.throughput_cost * 100.0,
+            pair.cpu_cost * 100.0,
+            load_average().unwrap_or(0.0)
+        );
+        pairs.push(pair);
+    }
+    set(true).await?;
+    let throughput = median(pairs.iter().map(|p| p.throughput_cost).collect());
+    let cpu = median(pairs.iter().map(|p| p.cpu_cost).collect());
+    let total = |f: fn(&Pair) -> f64| pairs.iter().map(f).sum::<f64>();
+    let pooled = 1.0 - total(|p| p.on.m.rps) / total(|p| p.off.m.rps).max(1.0);
+    println!(
+        "\nusage recorder on `hello`, {connections} connections, {} pairs of {:.0?}:\n  \
+         server CPU per request: median cost {:.2}% (target ≤ 2%: {})\n  \
+         throughput: median cost {:.1}%, pooled {:.1}%",
+        pairs.len(),
+        args.duration,
+        cpu * 100.0,
+        if cpu <= 0.02 { "met" } else { "NOT met" },
+        throughput * 100.0,
+        pooled * 100.0,
+    );
+    if args.calibrate {
+        println!("  (--calibrate: recording was on in both halves; these costs are noise)");
+    }
+    let doc = json!({
+        "suite": "recorder",
+        "calibration_a_a": args.calibrate,
+        "connections": connections,
+        "duration_secs": args.duration.as_secs_f64(),
+        "pairs": pairs.iter().map(|p| json!({
+            "on_rps": p.on.m.rps.round(), "off_rps": p.off.m.rps.round(),
+            "on_cpu_us_per_request": p.on.cpu_us_per_request, "off_cpu_us_per_request": p.off.cpu_us_per_request,
+            "throughput_cost": p.throughput_cost, "cpu_cost": p.cpu_cost,
+            "on_p50_us": p.on.m.p50_us, "off_p50_us": p.off.m.p50_us,
+        })).collect::<Vec<_>>(),
+        "median_cpu_cost": cpu,
+        "median_throughput_cost": throughput,
+        "pooled_throughput_cost": pooled,
+        "target_max_cost": 0.02,
+    });
+    Ok(Report { doc, errors })
+}
+
+/// One half of a recorder pair.
+#[derive(Debug, Default)]
+struct Phase {
+    m: Measured,
+    /// The server process's CPU time (user + system) per request served.
+    cpu_us_per_request: f64,
+}
+
+/// Recording on and off, back to back.
+struct Pair {
+    on: Phase,
+    off: Phase,
+    /// `1 - on/off` requests per second.
+    throughput_cost: f64,
+    /// `on/off - 1` server CPU per request.
+    cpu_cost: f64,
+}
+
+impl Pair {
+    fn new(on: Phase, off: Phase) -> Pair {
+        let throughput_cost = if off.m.rps > 0.0 { 1.0 - on.m.rps / off.m.rps } else { 0.0 };
+        let cpu_cost =
+            if off.cpu_us_per_request > 0.0 { on.cpu_us_per_request / off.cpu_us_per_request - 1.0 } else { 0.0 };
+        Pair { on, off, throughput_cost, cpu_cost }
+    }
+}
+
+/// The median (mean of the middle two for an even count).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// CPU seconds (user + system, all threads) a process has used (Linux `/proc/PID/stat`).
+fn process_cpu_secs(pid: u32) -> Result<f64, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).ok_or("unexpected /proc stat format")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).ok_or("unexpected /proc stat format");
+    // `rest` starts at field 3 (state): utime is index 11, stime index 12.
+    Ok((ticks(11)? + ticks(12)?) / clock_ticks_per_second())
+}
+
+/// `sysconf(_SC_CLK_TCK)`: 100 on every Linux this runs on (USER_HZ is fixed by the ABI).
+fn clock_ticks_per_second() -> f64 {
+    100.0
+}
+
+/// The baseline's one route: a small JSON, as `/health` answers.
+fn bare_router() -> axum::Router {
+    axum::Router::new().route("/bare", axum::routing::get(|| async { axum::Json(json!({"status": "ok"})) }))
+}
+
+/// `--serve-bare ADDR`: the baseline server alone (default multi-thread runtime, as kiwi).
+fn serve_bare(addr: &str) -> Result<(), String> {
+    let addr: SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("binding {addr}: {e}"))?;
+        axum::serve(listener, bare_router()).await.map_err(|e| e.to_string())
+    })
+}
+
+/// The running baseline; a child process is killed when this is dropped.
+struct Bare {
+    addr: SocketAddr,
+    child: Option<Child>,
+}
+
+impl Bare {
+    async fn wait_ready(&self) -> Result<(), String> {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if TcpStream::connect(self.addr).await.is_ok() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Err(format!("the baseline server did not listen on {} within 10 s", self.addr))
+    }
+}
+
+impl Drop for Bare {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Starts the baseline where `--baseline` says.
+fn start_baseline(kind: Baseline) -> Result<Bare, String> {
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("baseline bind: {e}"))?;
-    std_listener.set_nonblocking(true).map_err(|e| format!("baseline listener: {e}"))?;
     let addr = std_listener.local_addr().map_err(|e| e.to_string())?;
+    if kind == Baseline::Process {
+        drop(std_listener);
+        let exe = std::env::current_exe().map_err(|e| format!("loadgen's own path: {e}"))?;
+        let child = Command::new(exe)
+            .arg("--serve-bare")
+            .arg(addr.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("starting the baseline process: {e}"))?;
+        eprintln!("baseline: pid {} on {addr}", child.id());
+        return Ok(Bare { addr, child: Some(child) });
+    }
+    std_listener.set_nonblocking(true).map_err(|e| format!("baseline listener: {e}"))?;
     std::thread::Builder::new()
         .name("baseline".into())
         .spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("baseline runtime");
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(std_listener).expect("baseline listener");
-                let app = axum::Router::new()
-                    .route("/bare", axum::routing::get(|| async { axum::Json(json!({"status": "ok"})) }));
-                axum::serve(listener, app).await.expect("baseline server");
+                axum::serve(listener, bare_router()).await.expect("baseline server");
             });
         })
         .map_err(|e| format!("baseline thread: {e}"))?;
-    Ok(addr)
+    Ok(Bare { addr, child: None })
 }
 
 /// The kiwi child process (killed, by its pid, when the run ends).
