@@ -13,6 +13,7 @@
 //! timeout_ms = 2000              # default 2000
 //! max_concurrency = 64           # default 64
 //! max_response_mib = 16          # default 16
+//! sql_statement_ms = 5000        # default 5000: time limit of one `sql` statement
 //! [plugins.rotations.config]
 //! anything = "the plugin reads this with ctx.config()"
 //! ```
@@ -43,11 +44,21 @@ pub struct Limits {
     pub max_response_mib: u32,
     /// Host calls (kv, sql, http, log…) allowed per request.
     pub max_host_calls: u32,
+    /// Time limit of one statement through the `sql` capability (SQLite progress
+    /// handler; PostgreSQL `statement_timeout` of the plugin's role).
+    pub sql_statement_ms: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { memory_mib: 64, timeout_ms: 2000, max_concurrency: 64, max_response_mib: 16, max_host_calls: 10_000 }
+        Self {
+            memory_mib: 64,
+            timeout_ms: 2000,
+            max_concurrency: 64,
+            max_response_mib: 16,
+            max_host_calls: 10_000,
+            sql_statement_ms: 5000,
+        }
     }
 }
 
@@ -107,6 +118,9 @@ impl PluginsFile {
             }
             if l.timeout_ms == 0 || l.timeout_ms > MAX_TIMEOUT_MS {
                 return Err(bad("timeout_ms"));
+            }
+            if l.sql_statement_ms == 0 || l.sql_statement_ms > MAX_TIMEOUT_MS {
+                return Err(bad("sql_statement_ms"));
             }
             if l.max_concurrency == 0 || l.max_concurrency > MAX_CONCURRENCY {
                 return Err(bad("max_concurrency"));
@@ -188,6 +202,12 @@ mod tests {
             PluginsFile::parse(Path::new("p.toml"), "[plugins.a]\npath = \"a\"\n[plugins.a.limits]\ntimeout_ms = 0\n")
                 .unwrap_err();
         assert!(err.to_string().contains("timeout_ms"));
+        let err = PluginsFile::parse(
+            Path::new("p.toml"),
+            "[plugins.a]\npath = \"a\"\n[plugins.a.limits]\nsql_statement_ms = 60001\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("sql_statement_ms"));
         let err = PluginsFile::parse(Path::new("p.toml"), "[plugins.Bad]\npath = \"a\"\n").unwrap_err();
         assert!(err.to_string().contains("Bad"));
         let err = PluginsFile::parse(Path::new("p.toml"), "[plugins.a]\npath = \"a\"\ntier = \"jit\"\n").unwrap_err();

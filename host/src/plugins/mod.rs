@@ -254,14 +254,14 @@ impl PluginHost {
                 let wit_manifest = probe.describe().await.map_err(|e| anyhow::anyhow!("describe() failed: {e:?}"))?;
                 let manifest = convert::manifest(wit_manifest);
                 check_manifest(name, &manifest)?;
-                let sql = self.provision_sql(state, name, &manifest).await?;
+                let sql = self.provision_sql(state, name, &manifest, &entry.limits).await?;
                 (Runtime::Wasm(wasm::WasmPlugin::new(self.engine.clone(), pre, make_caps(sql), entry.limits)), manifest)
             }
             Tier::Native => {
                 let path = entry.path.clone();
                 let (module, manifest) = tokio::task::spawn_blocking(move || native::load(&path)).await??;
                 check_manifest(name, &manifest)?;
-                let sql = self.provision_sql(state, name, &manifest).await?;
+                let sql = self.provision_sql(state, name, &manifest, &entry.limits).await?;
                 (Runtime::Native(native::NativePlugin::new(module, make_caps(sql))), manifest)
             }
         };
@@ -303,11 +303,13 @@ impl PluginHost {
         state: &AppState,
         name: &str,
         manifest: &Manifest,
+        limits: &manifest_file::Limits,
     ) -> anyhow::Result<Option<sql::SqlNamespace>> {
         if manifest.migrations.is_empty() {
             return Ok(None);
         }
-        Ok(Some(sql::SqlNamespace::provision(&state.db, &self.data_dir, name, &manifest.migrations).await?))
+        let limit = std::time::Duration::from_millis(u64::from(limits.sql_statement_ms));
+        Ok(Some(sql::SqlNamespace::provision(&state.db, &self.data_dir, name, &manifest.migrations, limit).await?))
     }
 
     /// Reloads a plugin from its path (atomically swapping versions).

@@ -32,8 +32,6 @@ use kiwi_plugin_api::manifest::Migration;
 pub const MAX_ROWS: usize = 50_000;
 /// Max bytes returned by one query (approximate).
 pub const MAX_BYTES: usize = 32 * 1024 * 1024;
-/// Time limit per statement.
-pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A plugin's SQL namespace.
 #[derive(Clone)]
@@ -56,6 +54,8 @@ pub struct SqliteNs {
     conn: std::sync::Mutex<rusqlite::Connection>,
     host_mode: Arc<AtomicBool>,
     deadline_ms: Arc<AtomicI64>,
+    /// The plugin's per-statement time limit (`limits.sql_statement_ms`).
+    statement_timeout: Duration,
 }
 
 fn lock(ns: &SqliteNs) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
@@ -78,7 +78,7 @@ fn first_keyword(stmt: &str) -> String {
 
 impl SqliteNs {
     /// Opens (creating) the plugin's database file with the sandbox installed.
-    pub fn open(path: &Path) -> anyhow::Result<SqliteNs> {
+    pub fn open(path: &Path, statement_timeout: Duration) -> anyhow::Result<SqliteNs> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
@@ -108,7 +108,7 @@ impl SqliteNs {
         let deadline_ms = Arc::new(AtomicI64::new(i64::MAX));
         let dl = deadline_ms.clone();
         conn.progress_handler(10_000, Some(move || system_ms() > dl.load(Ordering::Relaxed)));
-        Ok(SqliteNs { conn: std::sync::Mutex::new(conn), host_mode, deadline_ms })
+        Ok(SqliteNs { conn: std::sync::Mutex::new(conn), host_mode, deadline_ms, statement_timeout })
     }
 
     fn check(stmt: &str) -> Result<(), SqlError> {
@@ -121,10 +121,13 @@ impl SqliteNs {
 
     fn run<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<T, SqlError>) -> Result<T, SqlError> {
         let conn = lock(self);
-        self.deadline_ms.store(system_ms() + STATEMENT_TIMEOUT.as_millis() as i64, Ordering::Relaxed);
+        self.deadline_ms.store(system_ms() + self.statement_timeout.as_millis() as i64, Ordering::Relaxed);
         let r = f(&conn);
         self.deadline_ms.store(i64::MAX, Ordering::Relaxed);
-        r
+        r.map_err(|e| match e {
+            SqlError::LimitExceeded(m) if m == INTERRUPTED => timed_out(self.statement_timeout),
+            other => other,
+        })
     }
 
     fn query_sync(&self, stmt: &str, params: &[Value]) -> Result<Rows, SqlError> {
@@ -234,13 +237,24 @@ fn prepare_one<'c>(conn: &'c rusqlite::Connection, sql: &str) -> Result<rusqlite
     }
 }
 
+/// What SQLite's interrupt maps to before [`SqliteNs::run`] names the limit.
+const INTERRUPTED: &str = "statement exceeded its time limit";
+
+/// The error for a statement stopped at its limit.
+fn timed_out(limit: Duration) -> SqlError {
+    SqlError::LimitExceeded(format!(
+        "statement exceeded its {} ms time limit (limits.sql_statement_ms in plugins.toml)",
+        limit.as_millis()
+    ))
+}
+
 fn sqlite_err(e: rusqlite::Error) -> SqlError {
     match e {
         rusqlite::Error::SqliteFailure(f, msg) if f.code == rusqlite::ErrorCode::AuthorizationForStatementDenied => {
             SqlError::Denied(msg.unwrap_or_else(|| "not authorized".into()))
         }
         rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::OperationInterrupted => {
-            SqlError::LimitExceeded(format!("statement exceeded {} s", STATEMENT_TIMEOUT.as_secs()))
+            SqlError::LimitExceeded(INTERRUPTED.into())
         }
         rusqlite::Error::MultipleStatement => SqlError::Denied("one statement per call".into()),
         other => SqlError::Query(other.to_string()),
@@ -278,14 +292,15 @@ impl SqlNamespace {
         data_dir: &Path,
         plugin: &str,
         migrations: &[Migration],
+        statement_timeout: Duration,
     ) -> anyhow::Result<SqlNamespace> {
         let ns = match db.backend {
             Backend::Sqlite => {
                 let path = data_dir.join("plugins").join(format!("{plugin}.db"));
-                let ns = tokio::task::spawn_blocking(move || SqliteNs::open(&path)).await??;
+                let ns = tokio::task::spawn_blocking(move || SqliteNs::open(&path, statement_timeout)).await??;
                 SqlNamespace::Sqlite(Arc::new(ns))
             }
-            Backend::Postgres => SqlNamespace::Postgres(provision_pg(db, plugin).await?),
+            Backend::Postgres => SqlNamespace::Postgres(provision_pg(db, plugin, statement_timeout).await?),
         };
         ns.migrate(db, plugin, migrations).await?;
         Ok(ns)
@@ -398,7 +413,7 @@ pub fn pg_schema(plugin: &str) -> String {
     format!("plugin_{}", plugin.replace('-', "_"))
 }
 
-async fn provision_pg(db: &Db, plugin: &str) -> anyhow::Result<sqlx::PgPool> {
+async fn provision_pg(db: &Db, plugin: &str, statement_timeout: Duration) -> anyhow::Result<sqlx::PgPool> {
     use rand::Rng;
     let host_opts = PgConnectOptions::from_str(&db.url).context("parsing the PostgreSQL URL")?;
     let admin = sqlx::PgPool::connect_with(host_opts.clone()).await.context("connecting to PostgreSQL")?;
@@ -428,10 +443,10 @@ async fn provision_pg(db: &Db, plugin: &str) -> anyhow::Result<sqlx::PgPool> {
          REVOKE ALL ON DATABASE \"{db_name}\" FROM PUBLIC;
          GRANT CONNECT ON DATABASE \"{db_name}\" TO {role};
          ALTER ROLE {role} SET search_path = {schema};
-         ALTER ROLE {role} SET statement_timeout = '{}s';
+         ALTER ROLE {role} SET statement_timeout = '{}ms';
          ALTER ROLE {role} SET idle_in_transaction_session_timeout = '30s';
          ALTER ROLE {role} SET temp_file_limit = '256MB';",
-        STATEMENT_TIMEOUT.as_secs()
+        statement_timeout.as_millis()
     ))
     .execute(&admin)
     .await
@@ -470,7 +485,9 @@ fn pg_err(e: sqlx::Error) -> SqlError {
             let code = d.code().map(|c| c.to_string()).unwrap_or_default();
             match code.as_str() {
                 "42501" => SqlError::Denied(d.message().to_owned()),
-                "57014" => SqlError::LimitExceeded(format!("statement exceeded {} s", STATEMENT_TIMEOUT.as_secs())),
+                "57014" => {
+                    SqlError::LimitExceeded("statement exceeded its time limit (limits.sql_statement_ms)".into())
+                }
                 "42601" if d.message().contains("multiple commands") => {
                     SqlError::Denied("one statement per call".into())
                 }
@@ -546,8 +563,12 @@ mod tests {
     use super::*;
 
     fn ns() -> SqliteNs {
+        ns_with(Duration::from_secs(5))
+    }
+
+    fn ns_with(limit: Duration) -> SqliteNs {
         let dir = std::env::temp_dir().join(format!("kiwi-sqlns-{}", rand::random::<u64>()));
-        SqliteNs::open(&dir.join("p.db")).unwrap()
+        SqliteNs::open(&dir.join("p.db"), limit).unwrap()
     }
 
     #[test]
@@ -576,7 +597,7 @@ mod tests {
 
     #[test]
     fn sqlite_batch_is_atomic_and_slow_queries_stop() {
-        let ns = ns();
+        let ns = ns_with(Duration::from_millis(150));
         ns.migrate_sync("CREATE TABLE t (id INTEGER PRIMARY KEY);").unwrap();
         let r = ns.batch_sync(&[
             ("INSERT INTO t (id) VALUES (1)".into(), vec![]),
@@ -584,9 +605,17 @@ mod tests {
         ]);
         assert!(r.is_err());
         assert!(matches!(ns.query_sync("SELECT COUNT(*) FROM t", &[]).unwrap().rows[0][0], Value::Integer(0)));
-        ns.deadline_ms.store(0, Ordering::Relaxed);
+        // The plugin's own limit (`limits.sql_statement_ms`) stops an endless query, and says so.
+        let started = std::time::Instant::now();
         let slow = ns
             .query_sync("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT COUNT(*) FROM c", &[]);
-        assert!(matches!(slow, Err(SqlError::LimitExceeded(_))), "{slow:?}");
+        assert!(matches!(&slow, Err(SqlError::LimitExceeded(m)) if m.contains("150 ms")), "{slow:?}");
+        assert!(started.elapsed() < Duration::from_secs(3), "stopped at the plugin's limit, not a default");
+        // Other limits keep their own message.
+        let many = ns.query_sync(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 60000) SELECT x FROM c",
+            &[],
+        );
+        assert!(matches!(&many, Err(SqlError::LimitExceeded(m)) if m.contains("rows")), "{many:?}");
     }
 }
