@@ -8,34 +8,12 @@
 
 mod common;
 
-use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
 use kiwi_host::plugins::Runtime;
 use kiwi_host::plugins::wasm::WasmPlugin;
+use kiwi_plugin_mods::{synthetic_build_request, synthetic_files};
 
 const FILES: usize = 20;
-
-fn build_request() -> Vec<u8> {
-    let mut x: u32 = 0x1234_5678;
-    let mut s = String::from(r#"{"version":1,"properties":{"title":"Big"},"files":["#);
-    for i in 0..FILES {
-        let content: Vec<u8> = (0..1_000_000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect();
-        if i > 0 {
-            s.push(',');
-        }
-        let b64 = base64::engine::general_purpose::STANDARD.encode(&content);
-        s.push_str(&format!(r#"{{"path":"Textures/File{i}.dds","content_base64":"{b64}"}}"#));
-    }
-    s.push_str("]}");
-    s.into_bytes()
-}
 
 fn handle(rt: &tokio::runtime::Runtime, plugin: &WasmPlugin, path: &str, query: &str, body: Vec<u8>) -> Vec<u8> {
     let req = common::request("POST", path, path, query, "t_bench", body);
@@ -63,7 +41,7 @@ fn mods(c: &mut Criterion) {
     let Runtime::Wasm(plugin) = &slot.current.runtime else {
         panic!("mods is a wasm plugin");
     };
-    let build_body = build_request();
+    let build_body = synthetic_build_request(&synthetic_files(FILES, 1_000_000));
     let tmod = handle(&rt, plugin, "/build", "", build_body.clone());
     eprintln!("mods: {FILES} MB of files → {} byte .tmod; build request {} bytes", tmod.len(), build_body.len());
 

@@ -21,6 +21,7 @@ pub mod activity;
 pub mod metrics;
 pub mod routes;
 
+use std::collections::hash_map::Entry;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -109,16 +110,20 @@ impl Pending {
             client_ip: ev.client_ip,
             lat_bucket: activity::latency_bucket(latency_us),
         };
-        if let Some(s) = self.rows.get_mut(&key) {
-            s.n += 1;
-            s.created_at = s.created_at.min(created_at);
-            s.latency_us = s.latency_us.saturating_add(latency_us);
-            s.bytes_in = s.bytes_in.saturating_add(bytes_in);
-            s.bytes_out = s.bytes_out.saturating_add(bytes_out);
-        } else if self.rows.len() >= capacity {
-            return false;
-        } else {
-            self.rows.insert(key, Sums { created_at, n: 1, latency_us, bytes_in, bytes_out });
+        let full = self.rows.len() >= capacity;
+        match self.rows.entry(key) {
+            Entry::Occupied(mut o) => {
+                let s = o.get_mut();
+                s.n += 1;
+                s.created_at = s.created_at.min(created_at);
+                s.latency_us = s.latency_us.saturating_add(latency_us);
+                s.bytes_in = s.bytes_in.saturating_add(bytes_in);
+                s.bytes_out = s.bytes_out.saturating_add(bytes_out);
+            }
+            Entry::Vacant(_) if full => return false,
+            Entry::Vacant(v) => {
+                v.insert(Sums { created_at, n: 1, latency_us, bytes_in, bytes_out });
+            }
         }
         self.events += 1;
         true

@@ -63,6 +63,20 @@ pub fn synthetic_files(n: usize, size: usize) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// The `POST /build` JSON body (title `Big`, format version 1) for `files`: the
+/// benchmarks' build request.
+pub fn synthetic_build_request(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut s = String::from(r#"{"version":1,"properties":{"title":"Big"},"files":["#);
+    for (i, (p, c)) in files.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&format!(r#"{{"path":"{p}","content_base64":"{}"}}"#, b64::encode(c)));
+    }
+    s.push_str("]}");
+    s.into_bytes()
+}
+
 /// The read response body: the original's `TmodReadResponse` plus `flags` and
 /// `categories` (which the original computed but dropped from its response).
 /// Written by hand so each file's base64 goes straight into the body (base64

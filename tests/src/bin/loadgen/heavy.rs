@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use kiwi_plugin_mods::builder::{KIWI_MOD_LOADER, build_tmod};
-use kiwi_plugin_mods::{b64, synthetic_files};
+use kiwi_plugin_mods::{synthetic_build_request, synthetic_files};
 use serde_json::{Value, json};
 
 use crate::{
@@ -38,19 +38,6 @@ const BUILD_FILES: usize = 15;
 /// The OCR plugin's `max_concurrency` in plugins.toml: the load connections of the throughput run.
 const OCR_CONCURRENCY: usize = 2;
 
-/// The `/build` JSON request for `files`.
-fn build_request(files: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let mut s = String::from(r#"{"version":1,"properties":{"title":"Big"},"files":["#);
-    for (i, (p, c)) in files.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        s.push_str(&format!(r#"{{"path":"{p}","content_base64":"{}"}}"#, b64::encode(c)));
-    }
-    s.push_str("]}");
-    s.into_bytes()
-}
-
 pub(crate) async fn mods(args: &Args, addr: SocketAddr, jwt: &str) -> Result<Report, String> {
     let token = create_token(addr, jwt, "bench-mods").await?;
     let props = vec![("title".to_owned(), "Big".to_owned())];
@@ -59,7 +46,7 @@ pub(crate) async fn mods(args: &Args, addr: SocketAddr, jwt: &str) -> Result<Rep
     let build_files = &files[..BUILD_FILES];
     let expected =
         build_tmod(1, &props, build_files, KIWI_MOD_LOADER, true).map_err(|e| format!("native build: {e:?}"))?;
-    let build_body = build_request(build_files);
+    let build_body = synthetic_build_request(build_files);
     let mut conn = Conn::connect(addr).await?;
     let mut rows = Vec::new();
     let mut errors = Vec::new();

@@ -532,13 +532,12 @@ fn process_cpu_secs(pid: u32) -> Result<f64, String> {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).ok_or("unexpected /proc stat format");
     // `rest` starts at field 3 (state): utime is index 11, stime index 12.
-    Ok((ticks(11)? + ticks(12)?) / clock_ticks_per_second())
+    Ok((ticks(11)? + ticks(12)?) / CLOCK_TICKS_PER_SECOND)
 }
 
-/// `sysconf(_SC_CLK_TCK)`: 100 on every Linux this runs on (USER_HZ is fixed by the ABI).
-fn clock_ticks_per_second() -> f64 {
-    100.0
-}
+/// `sysconf(_SC_CLK_TCK)`, the unit of `/proc/PID/stat` times: 100 on every Linux this
+/// runs on (USER_HZ is fixed by the ABI).
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
 
 /// The baseline's one route: a small JSON, as `/health` answers.
 fn bare_router() -> axum::Router {
